@@ -1,0 +1,208 @@
+"""Vidai's WebSocket consumers: real messaging through the channel layer.
+
+Nothing here counts sockets; ``consultation.routing`` wraps each consumer
+with ``metrics.track``. Room ids and display names stay inside the app:
+group names use a digest of the room, and logs never carry either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+# Close codes the consumers send (application range 4000-4999).
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_BAD_HANDSHAKE = 4403
+
+ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SIGNAL_TYPES = frozenset({"offer", "answer", "ice-candidate", "hangup", "mute", "unmute"})
+STT_ROOM_ROLES = frozenset({"doctor", "patient", "interpreter", "nurse", "observer"})
+MAX_NAME_LENGTH = 64
+MAX_SIGNAL_BYTES = 64 * 1024
+MAX_TRANSCRIPT_CHARS = 4000
+
+SALES_GROUP = "stt-sales"
+STT_ROOM_GROUP = "stt-room"
+
+
+def room_group(room: str) -> str:
+    """Group name for a call room: a digest, so the room id is never a channel name."""
+    return "call-" + hashlib.sha256(room.encode("utf-8")).hexdigest()[:32]
+
+
+class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """JSON consumer that answers bad frames with an error instead of crashing."""
+
+    max_text_chars = MAX_SIGNAL_BYTES
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if bytes_data is not None:
+            await self.receive_bytes(bytes_data)
+            return
+        if text_data is None or len(text_data) > self.max_text_chars:
+            await self.close(code=CLOSE_BAD_MESSAGE)
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            await self.send_json({"type": "error", "error": "invalid JSON"})
+            return
+        await self.receive_json(content)
+
+    async def receive_bytes(self, data: bytes) -> None:
+        await self.send_json({"type": "error", "error": "binary frames are not accepted"})
+
+
+class CallConsumer(JsonConsumer):
+    """WebRTC signalling relay between the peers of one room."""
+
+    group: str = ""
+
+    async def connect(self) -> None:
+        room = self.scope["url_route"]["kwargs"].get("room", "")
+        if not ROOM_ID.fullmatch(room):
+            await self.close()
+            return
+        self.group = room_group(room)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") not in SIGNAL_TYPES:
+            await self.send_json({"type": "error", "error": "unknown signal type"})
+            return
+        await self.channel_layer.group_send(
+            self.group, {"type": "call.signal", "signal": content, "sender": self.channel_name}
+        )
+
+    async def call_signal(self, event: dict[str, Any]) -> None:
+        if event["sender"] != self.channel_name:
+            await self.send_json(event["signal"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+
+class SttConsumer(JsonConsumer):
+    """Speech-to-text stream: acks audio frames, relays transcript segments to sales."""
+
+    frames = 0
+
+    async def connect(self) -> None:
+        self.frames = 0
+        await self.accept()
+
+    async def receive_bytes(self, data: bytes) -> None:
+        self.frames += 1
+        await self.send_json({"type": "ack", "seq": self.frames, "bytes": len(data)})
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "segment":
+            await self.send_json({"type": "error", "error": "expected a segment"})
+            return
+        text = content.get("text")
+        if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
+            await self.send_json({"type": "error", "error": "segment text is missing or too long"})
+            return
+        segment = {"type": "segment", "text": text, "final": bool(content.get("final", False))}
+        await self.channel_layer.group_send(SALES_GROUP, {"type": "transcript.event", **segment})
+        self.frames += 1
+        await self.send_json({"type": "ack", "seq": self.frames})
+
+
+class SttRoomConsumer(JsonConsumer):
+    """A participant in the transcript room, with a role from an allow-list.
+
+    A bad role or name is accepted and closed at once with 4403, so that a
+    browser, which cannot read a refused handshake's HTTP status, learns why.
+    """
+
+    query_params = ("role", "name")
+    role = ""
+    display_name = ""
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        role = (query.get("role") or [""])[0]
+        name = (query.get("name") or [""])[0].strip()
+        await self.accept()
+        if role not in STT_ROOM_ROLES or not 0 < len(name) <= MAX_NAME_LENGTH:
+            await self.close(code=CLOSE_BAD_HANDSHAKE)
+            return
+        self.role, self.display_name = role, name
+        await self.channel_layer.group_add(STT_ROOM_GROUP, self.channel_name)
+        await self._announce("joined")
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        text = content.get("text") if isinstance(content, dict) else None
+        if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
+            await self.send_json({"type": "error", "error": "expected {'text': ...}"})
+            return
+        await self.channel_layer.group_send(
+            STT_ROOM_GROUP,
+            {
+                "type": "room.event",
+                "event": "segment",
+                "role": self.role,
+                "name": self.display_name,
+                "text": text,
+            },
+        )
+
+    async def room_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({key: value for key, value in event.items() if key != "type"})
+
+    async def disconnect(self, code: int) -> None:
+        if self.role:
+            await self.channel_layer.group_discard(STT_ROOM_GROUP, self.channel_name)
+            await self._announce("left")
+
+    async def _announce(self, event: str) -> None:
+        await self.channel_layer.group_send(
+            STT_ROOM_GROUP,
+            {"type": "room.event", "event": event, "role": self.role, "name": self.display_name},
+        )
+
+
+class SttSalesConsumer(JsonConsumer):
+    """Sales monitoring feed: every transcript segment from the stt streams."""
+
+    async def connect(self) -> None:
+        await self.channel_layer.group_add(SALES_GROUP, self.channel_name)
+        await self.accept()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def transcript_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {key: value for key, value in event.items() if key != "type"} | {"type": "segment"}
+        )
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(SALES_GROUP, self.channel_name)
+
+
+class SttAdminConsumer(JsonConsumer):
+    """Staff-only admin feed; any other user's handshake is denied (HTTP 403)."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_staff:
+            await self.close()
+            return
+        await self.channel_layer.group_add(SALES_GROUP, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "welcome", "feed": "admin"})
+
+    async def transcript_event(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "segment", "text": event.get("text", "")})
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(SALES_GROUP, self.channel_name)

@@ -1,0 +1,77 @@
+"""The bounded label values of the metric contract: close reasons and friends.
+
+Every label value the exporter writes comes from this module or from a
+socket type named in code, never from client input.
+"""
+
+from typing import Final
+
+# Close reasons (RFC 6455 section 7.4), grouped so that the series stay few.
+NORMAL: Final = "normal"
+GOING_AWAY: Final = "going_away"
+PROTOCOL_ERROR: Final = "protocol_error"
+POLICY_VIOLATION: Final = "policy_violation"
+INTERNAL_ERROR: Final = "internal_error"
+SERVICE_RESTART: Final = "service_restart"
+ABNORMAL: Final = "abnormal"
+APPLICATION: Final = "application"
+OTHER: Final = "other"
+
+CLOSE_REASONS: Final = (
+    NORMAL,
+    GOING_AWAY,
+    PROTOCOL_ERROR,
+    POLICY_VIOLATION,
+    INTERNAL_ERROR,
+    SERVICE_RESTART,
+    ABNORMAL,
+    APPLICATION,
+    OTHER,
+)
+
+# Who closed: the peer's close frame (or its vanishing) versus our side.
+CLIENT: Final = "client"
+SERVER: Final = "server"
+INITIATORS: Final = (CLIENT, SERVER)
+
+# Why a handshake was never accepted.
+DENIED: Final = "denied"
+ERROR: Final = "error"
+NO_ROUTE: Final = "no_route"
+REJECT_REASONS: Final = (DENIED, ERROR, NO_ROUTE)
+
+# Frame directions.
+RECEIVED: Final = "received"
+SENT: Final = "sent"
+DIRECTIONS: Final = (RECEIVED, SENT)
+
+UNKNOWN_TYPE: Final = "unknown"
+
+_REASON_BY_CODE: Final[dict[int, str]] = {
+    1000: NORMAL,
+    # 1005 is a close frame without a status code: what a browser's ws.close() sends.
+    1005: NORMAL,
+    1001: GOING_AWAY,
+    1002: PROTOCOL_ERROR,
+    1003: PROTOCOL_ERROR,
+    1007: PROTOCOL_ERROR,
+    1009: PROTOCOL_ERROR,
+    1010: PROTOCOL_ERROR,
+    1008: POLICY_VIOLATION,
+    1011: INTERNAL_ERROR,
+    1012: SERVICE_RESTART,
+    1013: SERVICE_RESTART,
+    1014: SERVICE_RESTART,
+    1006: ABNORMAL,
+}
+
+
+def close_reason(code: object) -> str:
+    """Map a close code (or its absence) to one of CLOSE_REASONS."""
+    if code is None:
+        return ABNORMAL
+    if not isinstance(code, int) or isinstance(code, bool):
+        return OTHER
+    if 3000 <= code <= 4999:
+        return APPLICATION
+    return _REASON_BY_CODE.get(code, OTHER)

@@ -1,0 +1,73 @@
+"""The metric contract's names and its counters and histograms, on an injected registry.
+
+Gauges about open sockets are not here: they are computed at scrape time by
+``metrics.collector`` from the live registry, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+CONNECTIONS: Final = "vidai_websocket_connections"
+OPENED: Final = "vidai_websocket_connections_opened"
+CLOSED: Final = "vidai_websocket_connections_closed"
+REJECTED: Final = "vidai_websocket_connections_rejected"
+DURATION: Final = "vidai_websocket_connection_duration_seconds"
+OLDEST_START: Final = "vidai_websocket_oldest_connection_start_time_seconds"
+AGE: Final = "vidai_websocket_connection_age_seconds"
+MESSAGES: Final = "vidai_websocket_messages"
+MESSAGE_BYTES: Final = "vidai_websocket_message_bytes"
+TRACKING_ERRORS: Final = "vidai_websocket_tracking_errors"
+
+# Where tracking can fail; the values of the tracking_errors "stage" label.
+TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
+
+
+class SocketInstruments:
+    """The event-driven metrics of the contract, registered on ``registry``.
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> instruments = SocketInstruments(CollectorRegistry(), duration_buckets=(1.0, 60.0))
+    >>> instruments.opened.labels(type="call").inc()
+    """
+
+    def __init__(self, registry: CollectorRegistry, *, duration_buckets: tuple[float, ...]):
+        self.opened = Counter(OPENED, "WebSocket handshakes accepted.", ["type"], registry=registry)
+        self.closed = Counter(
+            CLOSED,
+            "WebSocket connections closed after accept, by close reason and initiator.",
+            ["type", "reason", "initiator"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            REJECTED,
+            "WebSocket handshakes never accepted, by reason.",
+            ["type", "reason"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            DURATION,
+            "Lifetime of WebSocket connections, observed at close.",
+            ["type"],
+            buckets=duration_buckets,
+            registry=registry,
+        )
+        self.messages = Counter(
+            MESSAGES, "WebSocket frames, by direction.", ["type", "direction"], registry=registry
+        )
+        self.message_bytes = Counter(
+            MESSAGE_BYTES,
+            "WebSocket payload bytes (UTF-8 for text frames), by direction.",
+            ["type", "direction"],
+            registry=registry,
+        )
+        self.tracking_errors = Counter(
+            TRACKING_ERRORS,
+            "Errors inside socket tracking, swallowed so the socket carried on.",
+            ["stage"],
+            registry=registry,
+        )
+        for stage in TRACKING_STAGES:
+            self.tracking_errors.labels(stage=stage)

@@ -1,0 +1,67 @@
+"""Socket counts read back from a registry's collected samples.
+
+The status JSON is built from what ``/metrics`` would expose at the same
+moment, never from a second counter, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from .instruments import CONNECTIONS, OLDEST_START
+
+
+@dataclass(frozen=True)
+class SocketSummary:
+    """Open sockets per type, and when the oldest of each started."""
+
+    counts: dict[str, int]
+    oldest_start: dict[str, float | None]
+    """Unix start time of each type's oldest open socket; None when none is open."""
+
+    @property
+    def total(self) -> int:
+        """All open sockets."""
+        return sum(self.counts.values())
+
+    def oldest_age(self, now: float) -> dict[str, float | None]:
+        """Return each type's oldest open socket age in seconds at ``now``."""
+        return {
+            socket_type: None if start is None else round(max(0.0, now - start), 3)
+            for socket_type, start in self.oldest_start.items()
+        }
+
+
+def summarize(registry: CollectorRegistry) -> SocketSummary:
+    """Read open counts and oldest start times from ``registry``'s samples.
+
+    Samples of one type from several processes are summed (counts) or take
+    the minimum (start times), as Prometheus's ``sum``/``min`` would.
+    """
+    counts: dict[str, int] = {}
+    starts: dict[str, float] = {}
+    for family in registry.collect():
+        if family.name == CONNECTIONS:
+            for sample in family.samples:
+                socket_type = sample.labels.get("type", "")
+                counts[socket_type] = counts.get(socket_type, 0) + round(sample.value)
+        elif family.name == OLDEST_START:
+            for sample in family.samples:
+                socket_type = sample.labels.get("type", "")
+                starts[socket_type] = min(starts.get(socket_type, math.inf), sample.value)
+    return SocketSummary(
+        counts=counts,
+        oldest_start={
+            socket_type: None
+            if math.isinf(starts.get(socket_type, math.inf))
+            else starts[socket_type]
+            for socket_type in counts
+        },
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isinf(value) else value

@@ -1,0 +1,177 @@
+"""The socket tracker: what the ASGI hooks call, one object per process.
+
+It owns the live registry and the metric objects, so "open", "opened" and
+"closed" can never disagree: a socket is removed from the live registry once,
+and only that removal counts the close.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Hashable, Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
+
+from . import close_codes
+from .collector import LiveSocketCollector
+from .conf import get_settings
+from .instruments import SocketInstruments
+from .live import LiveSocket, LiveSockets
+
+logger = logging.getLogger(__name__)
+
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+_declared_types: dict[str, None] = {}
+# Guards the declared types and the default tracker's creation together, so
+# the default tracker never misses a declaration.
+_declared_lock = threading.RLock()
+_default: SocketTracker | None = None
+
+
+def declare_type(socket_type: str) -> str:
+    """Validate a socket type name from code and remember it for every tracker."""
+    if not _TYPE_NAME.fullmatch(socket_type) or socket_type == close_codes.UNKNOWN_TYPE:
+        raise ValueError(
+            f"socket type {socket_type!r} must match {_TYPE_NAME.pattern} and not be 'unknown'"
+        )
+    with _declared_lock:
+        _declared_types[socket_type] = None
+        if _default is not None:
+            _default.declare(socket_type)
+    return socket_type
+
+
+def declared_types() -> tuple[str, ...]:
+    """Return the socket types declared so far, in declaration order."""
+    with _declared_lock:
+        return tuple(_declared_types)
+
+
+class SocketTracker:
+    """Counts sockets of named types into a Prometheus registry.
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> registry = CollectorRegistry()
+    >>> tracker = SocketTracker(registry, types=("call",))
+    >>> key = tracker.opened("call")
+    >>> tracker.closed(key, code=1000, initiator="client")
+    True
+    >>> registry.get_sample_value(
+    ...     "vidai_websocket_connections_closed_total",
+    ...     {"type": "call", "reason": "normal", "initiator": "client"})
+    1.0
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry = REGISTRY,
+        *,
+        types: Iterable[str] = (),
+        duration_buckets: tuple[float, ...] | None = None,
+        age_buckets: tuple[float, ...] | None = None,
+        live: LiveSockets | None = None,
+    ) -> None:
+        config = get_settings()
+        self.registry = registry
+        self.live = live if live is not None else LiveSockets()
+        self._instruments = SocketInstruments(
+            registry, duration_buckets=duration_buckets or config.duration_buckets
+        )
+        self._types: dict[str, None] = {}
+        self._frame_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
+        self._closed_children: dict[tuple[str, str, str], Counter] = {}
+        for socket_type in types:
+            self.declare(socket_type)
+        registry.register(
+            LiveSocketCollector(self.live, self.types, age_buckets or config.age_buckets)
+        )
+
+    def types(self) -> tuple[str, ...]:
+        """Return the socket types this tracker reports, in declaration order."""
+        return tuple(self._types)
+
+    def declare(self, socket_type: str) -> None:
+        """Pre-initialise a type's series to 0 so they never go missing."""
+        if socket_type in self._types:
+            return
+        instruments = self._instruments
+        instruments.opened.labels(type=socket_type)
+        instruments.duration.labels(type=socket_type)
+        instruments.rejected.labels(type=socket_type, reason=close_codes.DENIED)
+        for direction in close_codes.DIRECTIONS:
+            self._frame_children[(socket_type, direction)] = (
+                instruments.messages.labels(type=socket_type, direction=direction),
+                instruments.message_bytes.labels(type=socket_type, direction=direction),
+            )
+        self._types[socket_type] = None
+
+    def opened(
+        self, socket_type: str, *, key: Hashable | None = None, user_id: str | None = None
+    ) -> Hashable:
+        """Count an accepted socket and return its key for ``closed``."""
+        self.declare(socket_type)
+        key = self.live.add(socket_type, key=key, user_id=user_id)
+        self._instruments.opened.labels(type=socket_type).inc()
+        return key
+
+    def closed(self, key: Hashable, *, code: object, initiator: str) -> bool:
+        """Count a socket's close once; return False if it was already closed."""
+        sock = self.live.discard(key)
+        if sock is None:
+            return False
+        reason = close_codes.close_reason(code)
+        if initiator not in close_codes.INITIATORS:
+            raise ValueError(f"initiator must be one of {close_codes.INITIATORS}")
+        self._closed_child(sock.type, reason, initiator).inc()
+        self._instruments.duration.labels(type=sock.type).observe(self.live.lifetime(sock))
+        return True
+
+    def rejected(self, socket_type: str, reason: str) -> None:
+        """Count a handshake that was never accepted."""
+        if reason not in close_codes.REJECT_REASONS:
+            raise ValueError(f"reason must be one of {close_codes.REJECT_REASONS}")
+        self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
+
+    def frame(self, socket_type: str, direction: str, size: int) -> None:
+        """Count one frame of ``size`` payload bytes."""
+        children = self._frame_children.get((socket_type, direction))
+        if children is None:
+            self.declare(socket_type)
+            children = self._frame_children[(socket_type, direction)]
+        messages, message_bytes = children
+        messages.inc()
+        message_bytes.inc(size)
+
+    def tracking_error(self, stage: str) -> None:
+        """Count an error that tracking swallowed."""
+        self._instruments.tracking_errors.labels(stage=stage).inc()
+
+    def sockets(self) -> list[LiveSocket]:
+        """Return the open sockets, oldest first."""
+        return self.live.sockets()
+
+    def _closed_child(self, socket_type: str, reason: str, initiator: str) -> Counter:
+        label_key = (socket_type, reason, initiator)
+        child = self._closed_children.get(label_key)
+        if child is None:
+            child = self._instruments.closed.labels(
+                type=socket_type, reason=reason, initiator=initiator
+            )
+            self._closed_children[label_key] = child
+        return child
+
+
+def default_tracker() -> SocketTracker:
+    """Return the process's tracker, created on first use on prometheus_client's REGISTRY.
+
+    It reports every type declared by ``track()``, before or after its creation.
+    """
+    global _default
+    if _default is None:
+        with _declared_lock:
+            if _default is None:
+                _default = SocketTracker(REGISTRY, types=tuple(_declared_types))
+    return _default

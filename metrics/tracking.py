@@ -1,0 +1,242 @@
+"""Pure ASGI wrappers that count WebSocket routes exactly once.
+
+``track(type, app)`` wraps one route's app. The socket is counted open when
+the app sends ``websocket.accept`` and closed exactly once: at the first close
+frame either way, or in ``finally`` when the app ends without one (it raised,
+was cancelled, or returned). Per-connection state lives in a ``_Session``
+made per call, never on the wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Hashable
+
+from . import close_codes
+from .asgi_types import ASGIApp, Message, Receive, Scope, Send
+from .tracker import SocketTracker, declare_type, default_tracker
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
+
+
+class _State(enum.Enum):
+    PENDING = enum.auto()
+    OPEN = enum.auto()
+    DONE = enum.auto()
+
+
+class _Ending(enum.Enum):
+    RETURNED = enum.auto()
+    FAILED = enum.auto()
+    CANCELLED = enum.auto()
+
+
+# The close code a socket gets when the app ends without sending a close
+# frame: what uvicorn and daphne then send, or the nearest in the taxonomy.
+_CODE_WHEN_APP_ENDS = {
+    _Ending.RETURNED: 1000,
+    _Ending.FAILED: 1011,
+    _Ending.CANCELLED: 1001,
+}
+
+
+def _payload_size(message: Message) -> int:
+    data = message.get("bytes")
+    if data is not None:
+        return len(data)
+    text = message.get("text")
+    if text is None:
+        return 0
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _user_id(scope: Scope) -> str | None:
+    user = scope.get("user")
+    try:
+        if user is not None and user.is_authenticated:
+            return str(user.pk)
+    except Exception:  # an unresolved lazy user: the socket is still counted
+        return None
+    return None
+
+
+class _Session:
+    """One socket's tracking state, made per call of the wrapper."""
+
+    __slots__ = ("key", "scope", "socket_type", "state", "tracker")
+
+    def __init__(self, tracker: SocketTracker, socket_type: str, scope: Scope) -> None:
+        self.tracker = tracker
+        self.socket_type = socket_type
+        self.scope = scope
+        self.state = _State.PENDING
+        self.key: Hashable = None
+
+    def wrap_receive(self, receive: Receive) -> Receive:
+        async def tracked_receive() -> Message:
+            message = await receive()
+            self.on_receive(message)
+            return message
+
+        return tracked_receive
+
+    def wrap_send(self, send: Send) -> Send:
+        async def tracked_send(message: Message) -> None:
+            self.on_send(message)
+            await send(message)
+
+        return tracked_send
+
+    def on_receive(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "websocket.receive":
+            if self.state is _State.OPEN:
+                self._frame(close_codes.RECEIVED, message)
+        elif kind == "websocket.disconnect":
+            if self.state is _State.OPEN:
+                self._close(message.get("code", 1005), close_codes.CLIENT)
+            elif self.state is _State.PENDING:
+                # The client left before the app decided: never accepted.
+                self._reject(close_codes.ERROR)
+
+    def on_send(self, message: Message) -> None:
+        kind = message.get("type")
+        if kind == "websocket.send":
+            if self.state is _State.OPEN:
+                self._frame(close_codes.SENT, message)
+        elif kind == "websocket.accept":
+            if self.state is _State.PENDING:
+                self._open()
+        elif kind == "websocket.close":
+            if self.state is _State.OPEN:
+                self._close(message.get("code", 1000), close_codes.SERVER)
+            elif self.state is _State.PENDING:
+                self._reject(close_codes.DENIED)
+        elif kind == "websocket.http.response.start" and self.state is _State.PENDING:
+            self._reject(close_codes.DENIED)
+
+    def finish(self, ending: _Ending) -> None:
+        if self.state is _State.OPEN:
+            self._close(_CODE_WHEN_APP_ENDS[ending], close_codes.SERVER)
+        elif self.state is _State.PENDING:
+            returned = ending is _Ending.RETURNED
+            # An app that returns without accepting is denied by the server (403).
+            self._reject(close_codes.DENIED if returned else close_codes.ERROR)
+
+    # Each step below swallows its own errors: tracking never breaks a socket.
+
+    def _open(self) -> None:
+        self.state = _State.OPEN
+        try:
+            self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
+        except Exception:
+            self.state = _State.DONE
+            self._tracking_error("open")
+
+    def _close(self, code: object, initiator: str) -> None:
+        self.state = _State.DONE
+        try:
+            self.tracker.closed(self.key, code=code, initiator=initiator)
+        except Exception:
+            self._tracking_error("close")
+
+    def _reject(self, reason: str) -> None:
+        self.state = _State.DONE
+        try:
+            self.tracker.rejected(self.socket_type, reason)
+        except Exception:
+            self._tracking_error("reject")
+
+    def _frame(self, direction: str, message: Message) -> None:
+        try:
+            self.tracker.frame(self.socket_type, direction, _payload_size(message))
+        except Exception:
+            self._tracking_error("frame")
+
+    def _tracking_error(self, stage: str) -> None:
+        # The traceback names our code only; the scope (path, query) is never logged.
+        logger.exception("socket tracking failed at stage %s for type %s", stage, self.socket_type)
+        try:
+            self.tracker.tracking_error(stage)
+        except Exception:
+            logger.exception("counting a tracking error failed")
+
+
+class TrackedSocket:
+    """ASGI wrapper counting one route's WebSocket connections.
+
+    >>> from channels.generic.websocket import WebsocketConsumer
+    >>> app = TrackedSocket("call", WebsocketConsumer.as_asgi())
+    >>> app.socket_type
+    'call'
+    """
+
+    def __init__(
+        self, socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None
+    ) -> None:
+        self.socket_type = declare_type(socket_type)
+        self.app = app
+        self._tracker = tracker
+
+    @property
+    def tracker(self) -> SocketTracker:
+        """The tracker this route counts into (the process default unless injected)."""
+        return self._tracker if self._tracker is not None else default_tracker()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        session = _Session(self.tracker, self.socket_type, scope)
+        ending = _Ending.RETURNED
+        try:
+            await self.app(scope, session.wrap_receive(receive), session.wrap_send(send))
+        except asyncio.CancelledError:
+            ending = _Ending.CANCELLED
+            raise
+        except BaseException:
+            ending = _Ending.FAILED
+            raise
+        finally:
+            session.finish(ending)
+
+
+def track(socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None) -> TrackedSocket:
+    """Wrap a route's ASGI app so its sockets are counted as ``socket_type``.
+
+    >>> from django.urls import path
+    >>> from channels.generic.websocket import WebsocketConsumer
+    >>> route = path("ws/echo/", track("echo", WebsocketConsumer.as_asgi()))
+    """
+    return TrackedSocket(socket_type, app, tracker=tracker)
+
+
+class UnroutedSocket:
+    """Catch-all route: deny the handshake and count ``rejected{type="unknown"}``.
+
+    Put it last in a ``URLRouter``, as ``re_path(r"", unrouted())``; the path
+    that did not match is never logged or labelled.
+    """
+
+    def __init__(self, *, tracker: SocketTracker | None = None) -> None:
+        self._tracker = tracker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError("UnroutedSocket only handles WebSocket scopes")
+        tracker = self._tracker if self._tracker is not None else default_tracker()
+        try:
+            tracker.rejected(close_codes.UNKNOWN_TYPE, close_codes.NO_ROUTE)
+        except Exception:
+            logger.exception("socket tracking failed at stage reject for an unrouted socket")
+            tracker.tracking_error("reject")
+        await send({"type": "websocket.close", "code": 1008})
+
+
+def unrouted(*, tracker: SocketTracker | None = None) -> UnroutedSocket:
+    """Return the catch-all app that counts and denies unrouted sockets."""
+    return UnroutedSocket(tracker=tracker)

@@ -1,0 +1,7 @@
+"""URLconf for the exporter: ``path("", include("metrics.urls"))`` serves /metrics."""
+
+from django.urls import path
+
+from .views import metrics_view
+
+urlpatterns = [path("metrics", metrics_view, name="vidai-metrics")]
