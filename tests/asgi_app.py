@@ -1,0 +1,51 @@
+"""Vidai's ASGI app plus tracked routes whose consumers fail on purpose."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from consultation.routing import websocket_urlpatterns  # noqa: E402
+from metrics import track  # noqa: E402
+
+
+class FailInConnect(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        raise RuntimeError("connect failed before accept")
+
+
+class FailAfterAccept(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        raise RuntimeError("connect failed after accept")
+
+
+class FailInReceive(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        raise RuntimeError("receive failed")
+
+
+fault_routes = [
+    path("ws/test/fail-connect/", track("fault_connect", FailInConnect.as_asgi())),
+    path("ws/test/fail-accepted/", track("fault_accepted", FailAfterAccept.as_asgi())),
+    path("ws/test/fail-receive/", track("fault_receive", FailInReceive.as_asgi())),
+]
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AuthMiddlewareStack(
+            URLRouter([*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]])
+        ),
+    }
+)

@@ -1,0 +1,164 @@
+"""Real ASGI servers (uvicorn, daphne) in subprocesses on loopback, for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = ("uvicorn", "daphne")
+
+SeriesKey = tuple[str, frozenset[tuple[str, str]]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(sqlite_path: str, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "VIDAI_SQLITE_PATH": sqlite_path,
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(extra)
+    return env
+
+
+def server_command(kind: str, app: str, port: int) -> list[str]:
+    if kind == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--ws-ping-interval", "1", "--ws-ping-timeout", "1",
+        ]  # fmt: skip
+    if kind == "daphne":
+        return [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "--ping-interval", "1", "--ping-timeout", "2",
+            "--application-close-timeout", "2", "--access-log", "-", app,
+        ]  # fmt: skip
+    raise ValueError(kind)
+
+
+@dataclass
+class LiveServer:
+    """A running server process and where to reach it."""
+
+    kind: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: Mapping[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(self.http + path, headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def scrape(self) -> dict[SeriesKey, float]:
+        """Return every vidai_ sample on /metrics, keyed by name and labels."""
+        status, body = self.get("/metrics")
+        assert status == 200, body
+        return parse_samples(body.decode())
+
+    def wait_for(self, predicate: object, timeout: float = 10.0) -> dict[SeriesKey, float]:
+        """Scrape until ``predicate(samples)`` holds; fail with the last samples after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            samples = self.scrape()
+            if predicate(samples):  # type: ignore[operator]
+                return samples
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition not met within {timeout}s: {samples}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def parse_samples(text: str) -> dict[SeriesKey, float]:
+    samples: dict[SeriesKey, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("vidai_"):
+                samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Mapping[SeriesKey, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def migrate(sqlite_path: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=server_env(sqlite_path),
+        check=True,
+    )
+
+
+@contextlib.contextmanager
+def run_server(
+    kind: str, sqlite_path: str, *, app: str = "tests.asgi_app:application", **env: str
+) -> Iterator[LiveServer]:
+    """Start a server, wait until it answers, and stop it afterwards."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile(prefix=f"{kind}-", suffix=".log", delete=False) as log_file:
+        log_path = Path(log_file.name)
+    full_env = server_env(sqlite_path, **env)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            server_command(kind, app, port), cwd=ROOT, env=full_env, stdout=log, stderr=log
+        )
+    server = LiveServer(kind, port, process, log_path, full_env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{kind} exited early:\n{server.log()}")
+            with contextlib.suppress(OSError):
+                if server.get("/consultation/socket-status/")[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{kind} did not answer in 30s:\n{server.log()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()

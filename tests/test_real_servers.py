@@ -1,0 +1,179 @@
+"""Exactly-once counting on real uvicorn and daphne servers with real clients."""
+
+import asyncio
+import base64
+import json
+import os
+import socket
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .servers import LiveServer, SeriesKey, value
+
+pytestmark = pytest.mark.server
+
+OPEN = "vidai_websocket_connections"
+OPENED = "vidai_websocket_connections_opened_total"
+CLOSED = "vidai_websocket_connections_closed_total"
+REJECTED = "vidai_websocket_connections_rejected_total"
+TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin",
+         "fault_connect", "fault_accepted", "fault_receive")  # fmt: skip
+
+
+def closed_total(samples: dict[SeriesKey, float], socket_type: str) -> float:
+    return sum(
+        sample_value
+        for (name, labels), sample_value in samples.items()
+        if name == CLOSED and ("type", socket_type) in labels
+    )
+
+
+def assert_invariants(samples: dict[SeriesKey, float]) -> None:
+    for socket_type in TYPES:
+        gauge = value(samples, OPEN, type=socket_type)
+        assert gauge >= 0, socket_type
+        assert value(samples, OPENED, type=socket_type) - closed_total(samples, socket_type) == (
+            gauge
+        ), socket_type
+
+
+def delta(after: dict[SeriesKey, float], before: dict[SeriesKey, float], name: str, **labels: str):
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+async def test_each_way_of_ending_is_counted_exactly_once(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    before = server.scrape()
+
+    # Denied handshake: 0 open, 1 rejected.
+    with pytest.raises(InvalidStatus):
+        async with connect(server.ws + "/ws/stt/admin/"):
+            pass
+    # Client close.
+    async with connect(server.ws + "/ws/call/room-1/") as peer:
+        samples = server.wait_for(lambda s: value(s, OPEN, type="call") == 1)
+        assert_invariants(samples)
+        await peer.send(json.dumps({"type": "offer", "sdp": "x"}))
+    # Server close with an application code (bad role).
+    async with connect(server.ws + "/ws/stt/room/?role=pirate&name=x") as bad:
+        with pytest.raises(ConnectionClosed) as closed:
+            await bad.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+    # Exceptions before accept, after accept, and in receive.
+    with pytest.raises(InvalidStatus):
+        async with connect(server.ws + "/ws/test/fail-connect/"):
+            pass
+    with pytest.raises(ConnectionClosed):
+        async with connect(server.ws + "/ws/test/fail-accepted/") as failing:
+            await failing.recv()
+    async with connect(server.ws + "/ws/test/fail-receive/") as failing:
+        await failing.send("boom")
+        with pytest.raises(ConnectionClosed):
+            await failing.recv()
+
+    after = server.wait_for(
+        lambda s: all(value(s, OPEN, type=t) == 0 for t in TYPES)
+        and delta(s, before, CLOSED, type="fault_receive", reason="internal_error",
+                  initiator="server") == 1
+    )  # fmt: skip
+    assert_invariants(after)
+    assert delta(after, before, REJECTED, type="stt_admin", reason="denied") == 1
+    assert delta(after, before, OPENED, type="stt_admin") == 0
+    assert delta(after, before, OPENED, type="call") == 1
+    assert delta(after, before, CLOSED, type="call", reason="normal", initiator="client") == 1
+    assert (
+        delta(after, before, CLOSED, type="stt_room", reason="application", initiator="server") == 1
+    )
+    assert delta(after, before, REJECTED, type="fault_connect", reason="error") == 1
+    for socket_type in ("fault_accepted", "fault_receive"):
+        assert delta(after, before, OPENED, type=socket_type) == 1
+        assert (
+            delta(after, before, CLOSED, type=socket_type, reason="internal_error",
+                  initiator="server") == 1
+        ), socket_type  # fmt: skip
+    assert delta(after, before, "vidai_websocket_messages_total", type="call",
+                 direction="received") == 1  # fmt: skip
+
+
+async def test_dropped_tcp_connection_is_uncounted(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    async with connect(server.ws + "/ws/stt/") as stream:
+        server.wait_for(lambda s: value(s, OPEN, type="stt") == 1)
+        stream.transport.abort()  # no close frame, the TCP connection just goes
+    samples = server.wait_for(lambda s: value(s, OPEN, type="stt") == 0)
+    by_reason = {
+        reason: value(samples, CLOSED, type="stt", reason=reason, initiator="client")
+        for reason in ("abnormal", "normal")
+    }
+    # uvicorn's default (sans-I/O) protocol reports a vanished peer as 1005, no status.
+    expected = "normal" if server.kind == "uvicorn" else "abnormal"
+    assert by_reason[expected] == 1, by_reason
+    assert closed_total(samples, "stt") == 1
+    assert_invariants(samples)
+
+
+def open_silent_socket(port: int, path: str) -> socket.socket:
+    """Complete a WebSocket handshake by hand, then never answer a ping."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+    return sock
+
+
+async def test_vanished_client_is_uncounted_once_pings_go_unanswered(asgi_server: LiveServer):
+    server = asgi_server
+    silent = open_silent_socket(server.port, "/ws/stt/sales/")
+    try:
+        server.wait_for(lambda s: value(s, OPEN, type="stt_sales") == 1)
+        # Ping interval 1 s and timeout 1-2 s in the test servers.
+        samples = await asyncio.to_thread(
+            server.wait_for, lambda s: value(s, OPEN, type="stt_sales") == 0, 15.0
+        )
+    finally:
+        silent.close()
+    assert value(samples, OPENED, type="stt_sales") == 1
+    assert closed_total(samples, "stt_sales") == 1
+    assert_invariants(samples)
+
+
+async def test_json_and_metrics_agree_with_live_sockets(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    wanted = {"call": 3, "stt": 2, "stt_room": 1, "stt_sales": 2}
+    paths = {
+        "call": "/ws/call/agree/",
+        "stt": "/ws/stt/",
+        "stt_room": "/ws/stt/room/?role=nurse&name=Alex",
+        "stt_sales": "/ws/stt/sales/",
+    }
+    clients = [
+        await connect(server.ws + paths[socket_type])
+        for socket_type, count in wanted.items()
+        for _ in range(count)
+    ]
+    try:
+        samples = server.wait_for(
+            lambda s: all(value(s, OPEN, type=t) == n for t, n in wanted.items())
+        )
+        status, body = server.get("/consultation/socket-status/")
+        assert status == 200
+        document = json.loads(body)
+        for socket_type in ("call", "stt", "stt_room", "stt_sales", "stt_admin"):
+            assert document["sockets_by_type"][socket_type] == value(
+                samples, OPEN, type=socket_type
+            )
+        assert document["total_sockets"] == sum(wanted.values())
+        assert document["oldest_connection_age_seconds"]["call"] >= 0
+        assert document["oldest_connection_age_seconds"]["stt_admin"] is None
+    finally:
+        for client in clients:
+            await client.close()
+    server.wait_for(lambda s: all(value(s, OPEN, type=t) == 0 for t in wanted))

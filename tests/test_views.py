@@ -1,0 +1,137 @@
+"""/metrics access and the status JSON, through Django's test client."""
+
+import json
+
+import pytest
+from django.test import Client, override_settings
+
+from consultation.services import SocketStatusService
+
+from .servers import parse_samples, value
+
+STATUS_URL = "/consultation/socket-status/"
+VIDAI_TYPES = ["call", "stt", "stt_room", "stt_sales", "stt_admin"]
+
+
+@pytest.fixture
+def sockets():
+    """Open sockets of several types through the facade; close them afterwards."""
+    opened = []
+
+    def open_socket(socket_type: str) -> None:
+        socket_id = f"view-test-{len(opened)}"
+        SocketStatusService.register_socket(socket_id, socket_type)
+        opened.append(socket_id)
+
+    yield open_socket
+    for socket_id in opened:
+        SocketStatusService.unregister_socket(socket_id)
+
+
+def test_metrics_is_open_to_loopback_by_default(client: Client) -> None:
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    assert b"vidai_websocket_connections{" in response.content
+    assert b"django_http_requests" in response.content  # django-prometheus alongside
+
+
+def test_metrics_refuses_other_networks_by_default(client: Client) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 403
+
+
+@override_settings(VIDAI_METRICS={"TOKEN": "s3cret"})
+def test_metrics_requires_the_bearer_token_when_set(client: Client) -> None:
+    missing = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
+    assert missing.status_code == 401
+    assert missing["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_AUTHORIZATION="Bearer nope")
+    assert wrong.status_code == 401
+    right = client.get("/metrics", REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert right.status_code == 200
+
+
+@override_settings(VIDAI_METRICS={"ALLOWED_NETWORKS": ["10.0.0.0/8"]})
+def test_metrics_allowed_networks_are_honoured(client: Client) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
+def test_metrics_negotiates_openmetrics_and_gzip(client: Client) -> None:
+    response = client.get(
+        "/metrics",
+        HTTP_ACCEPT="application/openmetrics-text; version=1.0.0",
+        HTTP_ACCEPT_ENCODING="gzip",
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response["Content-Encoding"] == "gzip"
+
+
+def test_status_json_has_the_documented_schema(client: Client) -> None:
+    response = client.get(STATUS_URL)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {
+        "active", "total_sockets", "sockets_by_type", "timestamp", "ws_endpoints",
+        "oldest_connection_age_seconds", "source",
+    }  # fmt: skip
+    assert body["active"] is True
+    assert list(body["sockets_by_type"]) == VIDAI_TYPES
+    assert body["total_sockets"] == sum(body["sockets_by_type"].values())
+    assert body["ws_endpoints"] == {
+        "call": "/ws/call/<room>/",
+        "stt": "/ws/stt/",
+        "stt_room": "/ws/stt/room/?role=<role>&name=<name>",
+        "stt_sales": "/ws/stt/sales/",
+        "stt_admin": "/ws/stt/admin/",
+    }
+    assert body["source"] == "process"
+    assert body["timestamp"].endswith("+00:00")
+
+
+def test_status_json_and_metrics_agree(client: Client, sockets) -> None:
+    for socket_type in ["call", "call", "stt_room", "stt", "stt_sales", "call"]:
+        sockets(socket_type)
+    body = client.get(STATUS_URL).json()
+    samples = parse_samples(client.get("/metrics").content.decode())
+    for socket_type in VIDAI_TYPES:
+        assert body["sockets_by_type"][socket_type] == value(
+            samples, "vidai_websocket_connections", type=socket_type
+        )
+    assert body["sockets_by_type"]["call"] >= 3
+    assert body["oldest_connection_age_seconds"]["call"] >= 0
+    assert body["total_sockets"] == sum(body["sockets_by_type"].values())
+
+
+def test_status_etag_gives_304_until_the_counts_change(client: Client, sockets) -> None:
+    first = client.get(STATUS_URL)
+    etag = first["ETag"]
+    assert etag.startswith('W/"')
+    assert first["Cache-Control"] == "no-cache"
+    unchanged = client.get(STATUS_URL, HTTP_IF_NONE_MATCH=etag)
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    sockets("stt")
+    changed = client.get(STATUS_URL, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+
+
+def test_status_head_and_refused_methods(client: Client) -> None:
+    head = client.head(STATUS_URL)
+    assert head.status_code == 200
+    assert head["Content-Type"] == "application/json"
+    for method in (client.post, client.put, client.delete, client.patch):
+        response = method(STATUS_URL)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+
+
+def test_status_json_carries_no_socket_details(client: Client, sockets) -> None:
+    SocketStatusService.register_socket("patient-Jane-Doe", "stt_room", user_id=99)
+    try:
+        text = client.get(STATUS_URL).content.decode()
+        assert "Jane" not in text
+        assert "99" not in json.dumps(json.loads(text)["sockets_by_type"])
+    finally:
+        SocketStatusService.unregister_socket("patient-Jane-Doe")
