@@ -1,0 +1,79 @@
+"""The exposition, byte for byte, and promtool's opinion of it."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from metrics.live import LiveSockets
+from metrics.tracker import SocketTracker
+
+from .conftest import VIDAI_TYPES, require_tool
+from .servers import run_server
+
+GOLDEN = Path(__file__).parent / "golden"
+NOW = 1_800_000_000.0
+
+
+def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
+    """A registry with a known history, its clocks pinned to NOW."""
+    monkeypatch.setattr("time.time", lambda: NOW)
+    clock_ns = [int(NOW * 1e9)]
+    live = LiveSockets(clock_ns=lambda: clock_ns[0], monotonic_ns=lambda: clock_ns[0])
+    registry = CollectorRegistry()
+    tracker = SocketTracker(registry, types=VIDAI_TYPES, live=live)
+    calls = [tracker.opened("call") for _ in range(3)]
+    tracker.opened("stt_room", user_id="1")
+    clock_ns[0] += 90 * 1_000_000_000
+    tracker.opened("stt")
+    tracker.closed(calls[0], code=1000, initiator="client")
+    tracker.closed(calls[1], code=1006, initiator="client")
+    tracker.rejected("stt_admin", "denied")
+    tracker.rejected("unknown", "no_route")
+    tracker.frame("call", "received", 120)
+    tracker.frame("call", "sent", 80)
+    clock_ns[0] += 30 * 1_000_000_000
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("filename", "render"),
+    [("exposition.txt", generate_latest), ("exposition.openmetrics.txt", generate_openmetrics)],
+)
+def test_exposition_matches_the_golden_file(monkeypatch, filename, render) -> None:
+    output = render(pinned_exposition(monkeypatch))
+    golden = GOLDEN / filename
+    if os.environ.get("VIDAI_UPDATE_GOLDEN") == "1":
+        golden.write_bytes(output)
+    assert output == golden.read_bytes(), "run with VIDAI_UPDATE_GOLDEN=1 to regenerate"
+
+
+def promtool_check(text: bytes) -> subprocess.CompletedProcess[bytes]:
+    promtool = require_tool("promtool")
+    return subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30, check=False
+    )
+
+
+def test_promtool_accepts_the_exposition(monkeypatch) -> None:
+    result = promtool_check(generate_latest(pinned_exposition(monkeypatch)))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_flags_a_broken_exposition() -> None:
+    """The check above could fail: promtool does reject a malformed exposition."""
+    broken = b"# TYPE vidai_websocket_connections gauge\nvidai_websocket_connections{type=call} x\n"
+    assert promtool_check(broken).returncode != 0
+
+
+@pytest.mark.server
+def test_promtool_accepts_a_real_servers_metrics(sqlite_path: str) -> None:
+    with run_server("uvicorn", sqlite_path) as server:
+        server.get("/consultation/socket-status/")
+        status, body = server.get("/metrics")
+    assert status == 200
+    result = promtool_check(body)
+    assert result.returncode == 0, result.stdout + result.stderr
