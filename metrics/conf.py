@@ -30,7 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "DURATION_BUCKETS": (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400),
     # Live age gauge-histogram buckets (seconds).
     "AGE_BUCKETS": (10, 60, 300, 900, 1800, 3600, 7200, 14400),
-    # Loggers whose records get WebSocket query strings cut off.
+    # Dotted path to the WebSocket routes, so logged socket paths become templates.
+    "WEBSOCKET_ROUTES": None,
+    # Loggers whose records get WebSocket paths templated and query strings cut.
     "REDACT_LOGGERS": (
         "uvicorn.error",
         "uvicorn.access",
@@ -51,6 +53,7 @@ class ExporterSettings:
     duration_buckets: tuple[float, ...]
     age_buckets: tuple[float, ...]
     redact_loggers: tuple[str, ...]
+    websocket_routes: str | None
 
 
 def _networks(value: Sequence[str] | None) -> tuple[IPNetwork, ...] | None:
@@ -72,6 +75,7 @@ def get_settings() -> ExporterSettings:
         duration_buckets=tuple(float(b) for b in merged["DURATION_BUCKETS"]),
         age_buckets=tuple(sorted(float(b) for b in merged["AGE_BUCKETS"])),
         redact_loggers=tuple(merged["REDACT_LOGGERS"]),
+        websocket_routes=merged["WEBSOCKET_ROUTES"],
     )
 
 

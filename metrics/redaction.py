@@ -1,33 +1,65 @@
-"""A logging filter that keeps WebSocket query strings out of server logs.
+"""A logging filter that keeps WebSocket paths and query strings out of server logs.
 
-Query strings carry patient and clinician names (``?name=``); uvicorn and
-daphne log the path with its query when a socket connects or is refused.
+Query strings carry patient and clinician names (``?name=``) and paths carry
+room ids (``/ws/call/<room>/``). uvicorn logs both when a socket connects or
+is refused. The filter rewrites a WebSocket path to its route template
+(``/ws/call/<room>/``) and cuts every query string.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-# A path followed by its query string, as servers log it ("/ws/x/?a=b").
-_PATH_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+from django.utils.module_loading import import_string
+
+from .conf import get_settings
+from .routing import path_template
+
+# A path and its optional query string, as servers log them ("/ws/x/?a=b").
+_PATH = re.compile(r"(?<![\w:/])(/[^\s?\"']*)(\?[^\s\"']*)?")
+UNROUTED = "[unrouted path]"
 
 
-def redact(text: str) -> str:
-    """Cut every ``?query`` off the paths in ``text``."""
-    return _PATH_QUERY.sub(r"\1?[redacted]", text)
+@functools.cache
+def routes_for(dotted_path: str | None) -> Sequence[Any]:
+    """Import the WebSocket routes named by ``WEBSOCKET_ROUTES`` (none when unset)."""
+    if not dotted_path:
+        return ()
+    routes: Sequence[Any] = import_string(dotted_path)
+    return routes
 
 
-class RedactQueryStrings(logging.Filter):
-    """Rewrite a record's message and arguments without query strings."""
+def redact(text: str, *, websocket: bool = False, routes: Sequence[Any] = ()) -> str:
+    """Cut query strings from ``text``; with ``websocket``, template or hide its paths."""
+
+    def replace(match: re.Match[str]) -> str:
+        path, query = match.group(1), match.group(2)
+        suffix = "?[redacted]" if query else ""
+        if not websocket:
+            return path + suffix
+        template = path_template(routes, path)
+        return (template + suffix) if template is not None else UNROUTED
+
+    return _PATH.sub(replace, text)
+
+
+class RedactSocketPaths(logging.Filter):
+    """Rewrite a record's message and arguments without personal path parts."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and "?" in record.msg:
-            record.msg = redact(record.msg)
+        message = record.msg if isinstance(record.msg, str) else ""
+        websocket = "websocket" in message.lower()
+        routes = routes_for(get_settings().websocket_routes) if websocket else ()
+        if message:
+            record.msg = redact(message, websocket=websocket, routes=routes)
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(
-                redact(arg) if isinstance(arg, str) and "?" in arg else arg for arg in record.args
+                redact(arg, websocket=websocket, routes=routes) if isinstance(arg, str) else arg
+                for arg in record.args
             )
         return True
 
@@ -36,5 +68,5 @@ def install(logger_names: Iterable[str]) -> None:
     """Add the filter to each named logger once."""
     for name in logger_names:
         target = logging.getLogger(name)
-        if not any(isinstance(f, RedactQueryStrings) for f in target.filters):
-            target.addFilter(RedactQueryStrings())
+        if not any(isinstance(f, RedactSocketPaths) for f in target.filters):
+            target.addFilter(RedactSocketPaths())

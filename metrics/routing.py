@@ -39,3 +39,25 @@ def tracked_endpoints(routes: Iterable[Any], prefix: str = "/") -> dict[str, str
             query = "&".join(f"{name}=<{name}>" for name in params)
             endpoints.setdefault(callback.socket_type, path + (f"?{query}" if query else ""))
     return endpoints
+
+
+def path_template(routes: Iterable[Any], path: str, prefix: str = "/") -> str | None:
+    """Return the template of the tracked route serving ``path``, or None.
+
+    >>> path_template(websocket_urlpatterns, "/ws/call/r42/")  # doctest: +SKIP
+    '/ws/call/<room>/'
+    """
+    rest = path.lstrip("/") if prefix == "/" else path
+    for route in routes:
+        match = route.pattern.match(rest)
+        if not match:
+            continue
+        here = prefix + _route_text(route.pattern)
+        nested = getattr(route.callback, "routes", None)
+        if nested is not None:
+            found = path_template(nested, match[0], here)
+            if found is not None:
+                return found
+            continue
+        return here if isinstance(route.callback, TrackedSocket) else None
+    return None

@@ -49,9 +49,9 @@ def server_command(kind: str, app: str, port: int) -> list[str]:
         ]  # fmt: skip
     if kind == "daphne":
         return [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            sys.executable, "-m", "metrics.daphne", "-b", "127.0.0.1", "-p", str(port),
             "--ping-interval", "1", "--ping-timeout", "2",
-            "--application-close-timeout", "2", "--access-log", "-", app,
+            "--application-close-timeout", "2", app,
         ]  # fmt: skip
     raise ValueError(kind)
 

@@ -2,7 +2,8 @@ import logging
 
 import pytest
 
-from metrics.redaction import RedactQueryStrings, redact
+from consultation.routing import websocket_urlpatterns
+from metrics.redaction import RedactSocketPaths, redact
 
 
 @pytest.mark.parametrize(
@@ -10,19 +11,27 @@ from metrics.redaction import RedactQueryStrings, redact
     [
         ('"WebSocket /ws/stt/room/?role=doctor&name=Jane" [accepted]',
          '"WebSocket /ws/stt/room/?[redacted]" [accepted]'),
-        ("GET /consultation/socket-status/ 200", "GET /consultation/socket-status/ 200"),
-        ("/a/?x=1 and /b/?y=%20Z", "/a/?[redacted] and /b/?[redacted]"),
+        ('"WebSocket /ws/call/Jane-Doe-room/" 403', '"WebSocket /ws/call/<room>/" 403'),
+        ('"WebSocket /ws/anything/Jane/?x=1" 403', '"WebSocket [unrouted path]" 403'),
     ],
 )  # fmt: skip
-def test_redact_cuts_query_strings(line: str, expected: str) -> None:
-    assert redact(line) == expected
+def test_websocket_paths_become_route_templates(line: str, expected: str) -> None:
+    assert redact(line, websocket=True, routes=websocket_urlpatterns) == expected
+
+
+def test_http_paths_only_lose_their_query_strings() -> None:
+    line = '"GET /consultation/socket-status/?name=Jane HTTP/1.1" 200'
+    assert redact(line) == '"GET /consultation/socket-status/?[redacted] HTTP/1.1" 200'
+    assert redact("GET /metrics 200") == "GET /metrics 200"
 
 
 def test_filter_rewrites_message_and_arguments() -> None:
     record = logging.LogRecord(
         "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
-        ("127.0.0.1:5000", "/ws/stt/room/?name=Jane%20Doe"), None,
+        ("127.0.0.1:5000", "/ws/call/Jane%20Doe/?name=Jane%20Doe"), None,
     )  # fmt: skip
-    assert RedactQueryStrings().filter(record) is True
+    assert RedactSocketPaths().filter(record) is True
     assert "Jane" not in record.getMessage()
-    assert "/ws/stt/room/?[redacted]" in record.getMessage()
+    assert (
+        record.getMessage() == '127.0.0.1:5000 - "WebSocket /ws/call/<room>/?[redacted]" [accepted]'
+    )

@@ -100,6 +100,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 VIDAI_METRICS = {
     "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN") or None,
     "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS") or None,
+    "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
 }
 
 LOGGING = {

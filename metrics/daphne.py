@@ -1,0 +1,50 @@
+"""Run daphne with its access log redacted: ``python -m metrics.daphne`` takes daphne's options.
+
+daphne writes its access log straight to a stream (on by default), with
+every WebSocket path; this runner rewrites those paths to route templates
+before daphne's own access logger sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+
+from .conf import get_settings
+from .redaction import redact, routes_for
+
+ActionLogger = Callable[[Any, str, dict[str, Any]], None]
+
+
+def redacting(action_logger: ActionLogger) -> ActionLogger:
+    """Wrap a daphne action logger so logged paths carry no room ids or queries."""
+
+    def log_action(protocol: Any, action: str, details: dict[str, Any]) -> None:
+        path = details.get("path")
+        if isinstance(path, str):
+            websocket = protocol == "websocket"
+            routes = routes_for(get_settings().websocket_routes) if websocket else ()
+            details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
+        action_logger(protocol, action, details)
+
+    return log_action
+
+
+class RedactingServer(Server):  # type: ignore[misc]
+    """daphne's Server whose access log goes through ``redacting``."""
+
+    def __init__(self, *args: Any, action_logger: ActionLogger | None = None, **kwargs: Any):
+        if action_logger is not None:
+            action_logger = redacting(action_logger)
+        super().__init__(*args, action_logger=action_logger, **kwargs)
+
+
+class RedactingCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
+    server_class = RedactingServer
+
+
+if __name__ == "__main__":
+    RedactingCommandLineInterface.entrypoint()

@@ -1,0 +1,45 @@
+"""A canary name sent in handshakes appears in no metric, no JSON and no server log line."""
+
+import contextlib
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from .servers import LiveServer
+
+pytestmark = pytest.mark.server
+
+CANARY = "Zebulon-Quixworth"
+HANDSHAKES = 50
+
+
+async def handshake(url: str) -> int:
+    try:
+        async with connect(url) as ws:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send('{"text": "hello"}')
+                await ws.recv()
+    except InvalidStatus as refused:
+        return refused.response.status_code
+    return 101
+
+
+async def test_canary_name_never_leaves(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    paths = [
+        f"/ws/stt/room/?role=doctor&name={CANARY}",  # accepted
+        f"/ws/stt/room/?role=pirate&name={CANARY}",  # closed with 4403
+        f"/ws/nowhere/?name={CANARY}",  # no route
+        f"/ws/stt/admin/?name={CANARY}",  # denied
+        f"/ws/call/{CANARY}/?name={CANARY}",  # the room id is personal too
+    ]
+    statuses = [await handshake(server.ws + paths[i % len(paths)]) for i in range(HANDSHAKES)]
+    assert set(statuses) == {101, 403}
+    _, metrics = server.get("/metrics")
+    _, status = server.get("/consultation/socket-status/")
+    server.stop()  # flush and close the log
+    log = server.log()
+    assert "127.0.0.1" in log  # the server's log really was captured
+    for where, text in (("/metrics", metrics.decode()), ("status", status.decode()), ("log", log)):
+        assert CANARY not in text, where
