@@ -119,12 +119,12 @@ class SocketTracker:
 
     def closed(self, key: Hashable, *, code: object, initiator: str) -> bool:
         """Count a socket's close once; return False if it was already closed."""
+        if initiator not in close_codes.INITIATORS:
+            raise ValueError(f"initiator must be one of {close_codes.INITIATORS}")
         sock = self.live.discard(key)
         if sock is None:
             return False
         reason = close_codes.close_reason(code)
-        if initiator not in close_codes.INITIATORS:
-            raise ValueError(f"initiator must be one of {close_codes.INITIATORS}")
         self._closed_child(sock.type, reason, initiator).inc()
         self._instruments.duration.labels(type=sock.type).observe(self.live.lifetime(sock))
         return True

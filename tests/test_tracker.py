@@ -80,6 +80,7 @@ def test_values_outside_the_contract_are_refused(tracker: SocketTracker) -> None
     key = tracker.opened("call")
     with pytest.raises(ValueError, match="initiator"):
         tracker.closed(key, code=1000, initiator="nobody")
+    assert tracker.live.count("call") == 1  # a refused close leaves the socket open
 
 
 @pytest.mark.parametrize("name", ["", "Call", "call-room", "unknown", "x" * 33, "1call", "c all"])
