@@ -11,8 +11,9 @@ import logging
 import re
 import threading
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from . import close_codes
 from .collector import LiveSocketCollector
@@ -50,6 +51,18 @@ def declared_types() -> tuple[str, ...]:
         return tuple(_declared_types)
 
 
+@dataclass(frozen=True, slots=True)
+class _TypeChildren:
+    """One type's labelled metric children, looked up once instead of per event."""
+
+    opened: Counter
+    duration: Histogram
+    received_messages: Counter
+    received_bytes: Counter
+    sent_messages: Counter
+    sent_bytes: Counter
+
+
 class SocketTracker:
     """Counts sockets of named types into a Prometheus registry.
 
@@ -80,8 +93,7 @@ class SocketTracker:
         self._instruments = SocketInstruments(
             registry, duration_buckets=duration_buckets or config.duration_buckets
         )
-        self._types: dict[str, None] = {}
-        self._frame_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
+        self._children: dict[str, _TypeChildren] = {}
         self._closed_children: dict[tuple[str, str, str], Counter] = {}
         for socket_type in types:
             self.declare(socket_type)
@@ -91,30 +103,30 @@ class SocketTracker:
 
     def types(self) -> tuple[str, ...]:
         """Return the socket types this tracker reports, in declaration order."""
-        return tuple(self._types)
+        return tuple(self._children)
 
     def declare(self, socket_type: str) -> None:
         """Pre-initialise a type's series to 0 so they never go missing."""
-        if socket_type in self._types:
+        if socket_type in self._children:
             return
         instruments = self._instruments
-        instruments.opened.labels(type=socket_type)
-        instruments.duration.labels(type=socket_type)
         instruments.rejected.labels(type=socket_type, reason=close_codes.DENIED)
-        for direction in close_codes.DIRECTIONS:
-            self._frame_children[(socket_type, direction)] = (
-                instruments.messages.labels(type=socket_type, direction=direction),
-                instruments.message_bytes.labels(type=socket_type, direction=direction),
-            )
-        self._types[socket_type] = None
+        self._children[socket_type] = _TypeChildren(
+            opened=instruments.opened.labels(type=socket_type),
+            duration=instruments.duration.labels(type=socket_type),
+            received_messages=instruments.messages.labels(type=socket_type, direction="received"),
+            received_bytes=instruments.message_bytes.labels(type=socket_type, direction="received"),
+            sent_messages=instruments.messages.labels(type=socket_type, direction="sent"),
+            sent_bytes=instruments.message_bytes.labels(type=socket_type, direction="sent"),
+        )
 
     def opened(
         self, socket_type: str, *, key: Hashable | None = None, user_id: str | None = None
     ) -> Hashable:
         """Count an accepted socket and return its key for ``closed``."""
-        self.declare(socket_type)
+        children = self._children.get(socket_type) or self._declared(socket_type)
         key = self.live.add(socket_type, key=key, user_id=user_id)
-        self._instruments.opened.labels(type=socket_type).inc()
+        children.opened.inc()
         return key
 
     def closed(self, key: Hashable, *, code: object, initiator: str) -> bool:
@@ -126,7 +138,7 @@ class SocketTracker:
             return False
         reason = close_codes.close_reason(code)
         self._closed_child(sock.type, reason, initiator).inc()
-        self._instruments.duration.labels(type=sock.type).observe(self.live.lifetime(sock))
+        self._children[sock.type].duration.observe(self.live.lifetime(sock))
         return True
 
     def rejected(self, socket_type: str, reason: str) -> None:
@@ -135,15 +147,17 @@ class SocketTracker:
             raise ValueError(f"reason must be one of {close_codes.REJECT_REASONS}")
         self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
 
-    def frame(self, socket_type: str, direction: str, size: int) -> None:
-        """Count one frame of ``size`` payload bytes."""
-        children = self._frame_children.get((socket_type, direction))
-        if children is None:
-            self.declare(socket_type)
-            children = self._frame_children[(socket_type, direction)]
-        messages, message_bytes = children
-        messages.inc()
-        message_bytes.inc(size)
+    def frames(
+        self, socket_type: str, *, received: int, received_bytes: int, sent: int, sent_bytes: int
+    ) -> None:
+        """Count a batch of frames and their payload bytes, both ways."""
+        children = self._children.get(socket_type) or self._declared(socket_type)
+        if received:
+            children.received_messages.inc(received)
+            children.received_bytes.inc(received_bytes)
+        if sent:
+            children.sent_messages.inc(sent)
+            children.sent_bytes.inc(sent_bytes)
 
     def tracking_error(self, stage: str) -> None:
         """Count an error that tracking swallowed."""
@@ -152,6 +166,10 @@ class SocketTracker:
     def sockets(self) -> list[LiveSocket]:
         """Return the open sockets, oldest first."""
         return self.live.sockets()
+
+    def _declared(self, socket_type: str) -> _TypeChildren:
+        self.declare(socket_type)
+        return self._children[socket_type]
 
     def _closed_child(self, socket_type: str, reason: str, initiator: str) -> Counter:
         label_key = (socket_type, reason, initiator)

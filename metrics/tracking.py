@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import Hashable
 
 from . import close_codes
@@ -64,10 +65,29 @@ def _user_id(scope: Scope) -> str | None:
     return None
 
 
+# Frames are counted on the session and pushed to the tracker in batches:
+# per-frame locking doubled a session's cost. A batch is pushed at close, after
+# this many frames, or when this long has passed, so rates stay current.
+_FLUSH_FRAMES = 64
+_FLUSH_SECONDS = 1.0
+
+
 class _Session:
     """One socket's tracking state, made per call of the wrapper."""
 
-    __slots__ = ("key", "scope", "socket_type", "state", "tracker")
+    __slots__ = (
+        "flushed_at",
+        "key",
+        "pending",
+        "received",
+        "received_bytes",
+        "scope",
+        "sent",
+        "sent_bytes",
+        "socket_type",
+        "state",
+        "tracker",
+    )
 
     def __init__(self, tracker: SocketTracker, socket_type: str, scope: Scope) -> None:
         self.tracker = tracker
@@ -75,28 +95,36 @@ class _Session:
         self.scope = scope
         self.state = _State.PENDING
         self.key: Hashable = None
+        self.pending = self.received = self.received_bytes = self.sent = self.sent_bytes = 0
+        self.flushed_at = 0.0
 
     def wrap_receive(self, receive: Receive) -> Receive:
         async def tracked_receive() -> Message:
             message = await receive()
-            self.on_receive(message)
+            if message.get("type") == "websocket.receive" and self.state is _State.OPEN:
+                self.received += 1
+                self.received_bytes += _payload_size(message)
+                self._frame_counted()
+            else:
+                self.on_receive(message)
             return message
 
         return tracked_receive
 
     def wrap_send(self, send: Send) -> Send:
         async def tracked_send(message: Message) -> None:
-            self.on_send(message)
+            if message.get("type") == "websocket.send" and self.state is _State.OPEN:
+                self.sent += 1
+                self.sent_bytes += _payload_size(message)
+                self._frame_counted()
+            else:
+                self.on_send(message)
             await send(message)
 
         return tracked_send
 
     def on_receive(self, message: Message) -> None:
-        kind = message.get("type")
-        if kind == "websocket.receive":
-            if self.state is _State.OPEN:
-                self._frame(close_codes.RECEIVED, message)
-        elif kind == "websocket.disconnect":
+        if message.get("type") == "websocket.disconnect":
             if self.state is _State.OPEN:
                 self._close(message.get("code", 1005), close_codes.CLIENT)
             elif self.state is _State.PENDING:
@@ -105,10 +133,7 @@ class _Session:
 
     def on_send(self, message: Message) -> None:
         kind = message.get("type")
-        if kind == "websocket.send":
-            if self.state is _State.OPEN:
-                self._frame(close_codes.SENT, message)
-        elif kind == "websocket.accept":
+        if kind == "websocket.accept":
             if self.state is _State.PENDING:
                 self._open()
         elif kind == "websocket.close":
@@ -131,6 +156,7 @@ class _Session:
 
     def _open(self) -> None:
         self.state = _State.OPEN
+        self.flushed_at = time.monotonic()
         try:
             self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
         except Exception:
@@ -139,6 +165,7 @@ class _Session:
 
     def _close(self, code: object, initiator: str) -> None:
         self.state = _State.DONE
+        self._flush_frames()
         try:
             self.tracker.closed(self.key, code=code, initiator=initiator)
         except Exception:
@@ -151,9 +178,27 @@ class _Session:
         except Exception:
             self._tracking_error("reject")
 
-    def _frame(self, direction: str, message: Message) -> None:
+    def _frame_counted(self) -> None:
+        self.pending += 1
+        if self.pending >= _FLUSH_FRAMES or time.monotonic() - self.flushed_at >= _FLUSH_SECONDS:
+            self._flush_frames()
+
+    def _flush_frames(self) -> None:
+        if not self.pending:
+            return
+        received, received_bytes, sent, sent_bytes = (
+            self.received, self.received_bytes, self.sent, self.sent_bytes
+        )  # fmt: skip
+        self.pending = self.received = self.received_bytes = self.sent = self.sent_bytes = 0
+        self.flushed_at = time.monotonic()
         try:
-            self.tracker.frame(self.socket_type, direction, _payload_size(message))
+            self.tracker.frames(
+                self.socket_type,
+                received=received,
+                received_bytes=received_bytes,
+                sent=sent,
+                sent_bytes=sent_bytes,
+            )
         except Exception:
             self._tracking_error("frame")
 

@@ -33,8 +33,7 @@ def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     tracker.closed(calls[1], code=1006, initiator="client")
     tracker.rejected("stt_admin", "denied")
     tracker.rejected("unknown", "no_route")
-    tracker.frame("call", "received", 120)
-    tracker.frame("call", "sent", 80)
+    tracker.frames("call", received=1, received_bytes=120, sent=1, sent_bytes=80)
     clock_ns[0] += 30 * 1_000_000_000
     return registry
 

@@ -61,9 +61,8 @@ def test_oldest_start_is_the_first_open_socket(registry: CollectorRegistry, trac
 
 
 def test_frames_count_messages_and_bytes(registry: CollectorRegistry, tracker: SocketTracker):
-    tracker.frame("stt", "received", 100)
-    tracker.frame("stt", "received", 20)
-    tracker.frame("stt", "sent", 3)
+    tracker.frames("stt", received=1, received_bytes=100, sent=0, sent_bytes=0)
+    tracker.frames("stt", received=1, received_bytes=20, sent=1, sent_bytes=3)
     assert sample(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 2
     assert (
         sample(registry, "vidai_websocket_message_bytes_total", type="stt", direction="received")
@@ -98,8 +97,8 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     for socket_type, reason in itertools.product(VIDAI_TYPES, close_codes.REJECT_REASONS):
         tracker.rejected(socket_type, reason)
     tracker.rejected("unknown", "no_route")
-    for socket_type, direction in itertools.product(VIDAI_TYPES, close_codes.DIRECTIONS):
-        tracker.frame(socket_type, direction, 1)
+    for socket_type in VIDAI_TYPES:
+        tracker.frames(socket_type, received=1, received_bytes=1, sent=1, sent_bytes=1)
     for stage in ("open", "frame", "close", "reject"):
         tracker.tracking_error(stage)
     families = text_string_to_metric_families(generate_latest(registry).decode())

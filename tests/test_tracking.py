@@ -191,7 +191,7 @@ class BrokenTracker(SocketTracker):
     def opened(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("tracking backend broke")
 
-    def frame(self, *args: Any, **kwargs: Any) -> None:
+    def frames(self, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError("tracking backend broke")
 
 
@@ -243,3 +243,32 @@ async def test_unrouted_sockets_are_denied_and_counted_as_unknown(registry, trac
     assert (connected, code) == (False, 1008)
     assert value(registry, "vidai_websocket_connections_rejected_total", type="unknown",
                  reason="no_route") == 1  # fmt: skip
+
+
+async def test_frames_reach_the_counters_during_a_long_session(registry, tracker) -> None:
+    communicator = WebsocketCommunicator(track("stt", Echo.as_asgi(), tracker=tracker), "/")
+    await communicator.connect()
+    for _ in range(70):
+        await communicator.send_to(text_data="x")
+        assert await communicator.receive_from() == "x"
+    # Still open: at least one batch of 64 frames each way has been pushed.
+    received = value(registry, "vidai_websocket_messages_total", type="stt", direction="received")
+    assert 64 <= received < 70
+    await communicator.disconnect()
+    assert value(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 70
+    assert value(registry, "vidai_websocket_messages_total", type="stt", direction="sent") == 70
+
+
+async def test_a_slow_stream_is_counted_within_a_second(registry, tracker, monkeypatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("metrics.tracking.time.monotonic", lambda: now[0])
+    communicator = WebsocketCommunicator(track("stt", Echo.as_asgi(), tracker=tracker), "/")
+    await communicator.connect()
+    await communicator.send_to(text_data="first")
+    await communicator.receive_from()
+    assert value(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 0
+    now[0] += 1.5
+    await communicator.send_to(text_data="second")
+    await communicator.receive_from()
+    assert value(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 2
+    await communicator.disconnect()
