@@ -10,6 +10,8 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from . import close_codes
+
 CONNECTIONS: Final = "vidai_websocket_connections"
 OPENED: Final = "vidai_websocket_connections_opened"
 CLOSED: Final = "vidai_websocket_connections_closed"
@@ -71,3 +73,4 @@ class SocketInstruments:
         )
         for stage in TRACKING_STAGES:
             self.tracking_errors.labels(stage=stage)
+        self.rejected.labels(type=close_codes.UNKNOWN_TYPE, reason=close_codes.NO_ROUTE)

@@ -110,7 +110,13 @@ class SocketTracker:
         if socket_type in self._children:
             return
         instruments = self._instruments
-        instruments.rejected.labels(type=socket_type, reason=close_codes.DENIED)
+        # Every series a type can have exists from the start, so the first close
+        # or rejection shows in rate() and increase() (they need a prior sample).
+        for reason in (close_codes.DENIED, close_codes.ERROR):
+            instruments.rejected.labels(type=socket_type, reason=reason)
+        for reason in close_codes.CLOSE_REASONS:
+            for initiator in close_codes.INITIATORS:
+                self._closed_child(socket_type, reason, initiator)
         self._children[socket_type] = _TypeChildren(
             opened=instruments.opened.labels(type=socket_type),
             duration=instruments.duration.labels(type=socket_type),

@@ -44,7 +44,7 @@ def test_open_then_close_counts_once(registry: CollectorRegistry, tracker: Socke
     assert sample(registry, "vidai_websocket_connections_opened_total", type="call") == 1
     closed = "vidai_websocket_connections_closed_total"
     assert sample(registry, closed, type="call", reason="abnormal", initiator="client") == 1
-    assert sample(registry, closed, type="call", reason="normal", initiator="server") is None
+    assert sample(registry, closed, type="call", reason="normal", initiator="server") == 0
     assert sample(registry, "vidai_websocket_connection_duration_seconds_count", type="call") == 1
 
 
