@@ -1,0 +1,1 @@
+"""The bundled Grafana dashboard (generated from code) and provisioning examples."""
