@@ -7,6 +7,7 @@ import ipaddress
 
 from django.http import HttpRequest, HttpResponse
 
+from .clients import client_address
 from .conf import LOOPBACK_NETWORKS, ExporterSettings, IPNetwork, get_settings
 
 _LOOPBACK = tuple(ipaddress.ip_network(net) for net in LOOPBACK_NETWORKS)
@@ -19,12 +20,11 @@ def _bearer_token(request: HttpRequest) -> str | None:
     return credentials.strip()
 
 
-def _peer_in(request: HttpRequest, networks: tuple[IPNetwork, ...]) -> bool:
-    try:
-        peer = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(peer in net for net in networks)
+def _client_in(
+    request: HttpRequest, config: ExporterSettings, networks: tuple[IPNetwork, ...]
+) -> bool:
+    client = client_address(request, config.trusted_proxies)
+    return client is not None and any(client in net for net in networks)
 
 
 def allowed_networks(config: ExporterSettings) -> tuple[IPNetwork, ...] | None:
@@ -38,7 +38,7 @@ def denial(request: HttpRequest) -> HttpResponse | None:
     """Return the 401/403 response for a request that may not scrape, else None."""
     config = get_settings()
     networks = allowed_networks(config)
-    if networks is not None and not _peer_in(request, networks):
+    if networks is not None and not _client_in(request, config, networks):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     if config.token:
         offered = _bearer_token(request)

@@ -1,15 +1,25 @@
-"""Django system checks for the exporter, with stable ids (``vidai_metrics.W001``...)."""
+"""Django system checks for the exporter, with stable ids.
+
+- ``vidai_metrics.W001``: /metrics readable from anywhere without a token, DEBUG off.
+- ``vidai_metrics.W002``: a WebSocket route not wrapped with ``track()``.
+- ``vidai_metrics.E001``: the multiprocess directory is missing or not writable.
+- ``vidai_metrics.E002``: ``WEBSOCKET_ROUTES`` cannot be imported.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .access import allowed_networks
 from .conf import LOOPBACK_NETWORKS, get_settings
+from .exposition import multiprocess_dir
+from .redaction import routes_for
+from .routing import untracked_routes
 
 
 @register(Tags.security, deploy=True)
@@ -28,5 +38,52 @@ def check_metrics_protected(app_configs: Sequence[Any] | None, **kwargs: Any) ->
             "/metrics is readable from any address without a token while DEBUG is False.",
             hint="Set VIDAI_METRICS['TOKEN'] (VIDAI_METRICS_TOKEN) or narrow ALLOWED_NETWORKS.",
             id="vidai_metrics.W001",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_websocket_routes_tracked(
+    app_configs: Sequence[Any] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Warn about WebSocket routes in ``WEBSOCKET_ROUTES`` that nothing counts."""
+    dotted = get_settings().websocket_routes
+    if not dotted:
+        return []
+    try:
+        routes = routes_for(dotted)
+    except ImportError as error:
+        return [
+            Error(
+                f"VIDAI_METRICS['WEBSOCKET_ROUTES'] = {dotted!r} cannot be imported: {error}",
+                id="vidai_metrics.E002",
+            )
+        ]
+    return [
+        Warning(
+            f"WebSocket route {pattern!r} is not wrapped with metrics.track(); "
+            "its sockets are not counted.",
+            hint='Wrap the app: path(..., track("<type>", Consumer.as_asgi())).',
+            obj=pattern,
+            id="vidai_metrics.W002",
+        )
+        for pattern in untracked_routes(routes)
+    ]
+
+
+@register()
+def check_multiprocess_dir(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
+    """Error when prometheus_client's multiprocess directory is missing or not writable."""
+    directory = multiprocess_dir()
+    if directory is None:
+        return []
+    if os.path.isdir(directory) and os.access(directory, os.W_OK | os.X_OK):
+        return []
+    return [
+        Error(
+            f"PROMETHEUS_MULTIPROC_DIR {directory!r} is missing or not writable: "
+            "worker metrics cannot be written or merged.",
+            hint="Create it (empty) before the workers start; gunicorn.conf.py does this.",
+            id="vidai_metrics.E001",
         )
     ]

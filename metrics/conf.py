@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     # CIDR list allowed to read /metrics; None means loopback only without a
     # token, and any address with one.
     "ALLOWED_NETWORKS": None,
+    # CIDR list of reverse proxies whose X-Forwarded-For is believed; None: none.
+    "TRUSTED_PROXIES": None,
     # Lifetime histogram buckets (seconds): from a flapping socket to a long call.
     "DURATION_BUCKETS": (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400),
     # Live age gauge-histogram buckets (seconds).
@@ -50,6 +52,7 @@ class ExporterSettings:
 
     token: str | None
     allowed_networks: tuple[IPNetwork, ...] | None
+    trusted_proxies: tuple[IPNetwork, ...] | None
     duration_buckets: tuple[float, ...]
     age_buckets: tuple[float, ...]
     redact_loggers: tuple[str, ...]
@@ -72,6 +75,7 @@ def get_settings() -> ExporterSettings:
     return ExporterSettings(
         token=merged["TOKEN"] or None,
         allowed_networks=_networks(merged["ALLOWED_NETWORKS"]),
+        trusted_proxies=_networks(merged["TRUSTED_PROXIES"]),
         duration_buckets=tuple(float(b) for b in merged["DURATION_BUCKETS"]),
         age_buckets=tuple(sorted(float(b) for b in merged["AGE_BUCKETS"])),
         redact_loggers=tuple(merged["REDACT_LOGGERS"]),

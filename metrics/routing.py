@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .tracking import TrackedSocket
+from .tracking import TrackedSocket, UnroutedSocket
 
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
@@ -61,3 +61,17 @@ def path_template(routes: Iterable[Any], path: str, prefix: str = "/") -> str | 
             continue
         return here if isinstance(route.callback, TrackedSocket) else None
     return None
+
+
+def untracked_routes(routes: Iterable[Any], prefix: str = "/") -> list[str]:
+    """Return the path of every route whose app is neither tracked nor the catch-all."""
+    found: list[str] = []
+    for route in routes:
+        callback = getattr(route, "callback", None)
+        path = prefix + _route_text(route.pattern)
+        nested = getattr(callback, "routes", None)
+        if nested is not None:
+            found.extend(untracked_routes(nested, path))
+        elif not isinstance(callback, TrackedSocket | UnroutedSocket):
+            found.append(path)
+    return found

@@ -5,3 +5,7 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
 
 from vidai.settings import *  # noqa: F403
+
+# Tests poll the status JSON far faster than any browser; the limiter's own
+# tests switch it back on with override_settings.
+VIDAI_STATUS_RATE_LIMIT = os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0")

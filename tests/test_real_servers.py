@@ -5,12 +5,14 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .servers import LiveServer, SeriesKey, value
+from .servers import ROOT, LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
 
@@ -177,3 +179,38 @@ async def test_json_and_metrics_agree_with_live_sockets(asgi_server: LiveServer)
         for client in clients:
             await client.close()
     server.wait_for(lambda s: all(value(s, OPEN, type=t) == 0 for t in wanted))
+
+
+def staff_session(server: LiveServer) -> tuple[str, str]:
+    """Create a staff user and a session in the server's database; return (user id, key)."""
+    script = (
+        "from django.contrib.auth import get_user_model;"
+        "from django.contrib.sessions.backends.db import SessionStore;"
+        "import uuid;"
+        "user = get_user_model().objects.create_user(f'staff-{uuid.uuid4().hex[:8]}', "
+        "is_staff=True);"
+        "s = SessionStore();"
+        "s.update({'_auth_user_id': str(user.pk), "
+        "'_auth_user_backend': 'django.contrib.auth.backends.ModelBackend', "
+        "'_auth_user_hash': user.get_session_auth_hash()});"
+        "s.create(); print(user.pk, s.session_key)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=dict(server.env), capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    user_id, key = result.stdout.strip().splitlines()[-1].split()
+    return user_id, key
+
+
+async def test_staff_see_who_is_connected_and_others_do_not(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    user_id, session_key = await asyncio.to_thread(staff_session, server)
+    cookie = {"Cookie": f"sessionid={session_key}"}
+    async with connect(server.ws + "/ws/stt/admin/", additional_headers=cookie) as admin:
+        assert json.loads(await admin.recv()) == {"type": "welcome", "feed": "admin"}
+        status, body = server.get("/consultation/socket-status/sockets/", headers=cookie)
+        assert status == 200
+        listed = json.loads(body)["sockets"]
+        assert [(s["type"], s["user_id"]) for s in listed] == [("stt_admin", user_id)]
+        assert server.get("/consultation/socket-status/sockets/")[0] == 403

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.conf import settings
 from django.test import Client, override_settings
 
 from consultation.services import SocketStatusService
@@ -124,7 +125,7 @@ def test_status_head_and_refused_methods(client: Client) -> None:
     for method in (client.post, client.put, client.delete, client.patch):
         response = method(STATUS_URL)
         assert response.status_code == 405
-        assert response["Allow"] == "GET, HEAD"
+        assert response["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_status_json_carries_no_socket_details(client: Client, sockets) -> None:
@@ -135,3 +136,70 @@ def test_status_json_carries_no_socket_details(client: Client, sockets) -> None:
         assert "99" not in json.dumps(json.loads(text)["sockets_by_type"])
     finally:
         SocketStatusService.unregister_socket("patient-Jane-Doe")
+
+
+@override_settings(VIDAI_STATUS_CORS_ORIGINS=["https://app.vidai.test"])
+def test_cors_allows_only_the_configured_origins(client: Client) -> None:
+    allowed = client.get(STATUS_URL, HTTP_ORIGIN="https://app.vidai.test")
+    assert allowed["Access-Control-Allow-Origin"] == "https://app.vidai.test"
+    assert "ETag" in allowed["Access-Control-Expose-Headers"]
+    assert "Origin" in allowed["Vary"]
+    other = client.get(STATUS_URL, HTTP_ORIGIN="https://evil.test")
+    assert other.status_code == 200
+    assert "Access-Control-Allow-Origin" not in other
+    preflight = client.options(
+        STATUS_URL,
+        HTTP_ORIGIN="https://app.vidai.test",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="if-none-match",
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Headers"] == "If-None-Match"
+
+
+def test_no_cors_header_by_default(client: Client) -> None:
+    response = client.get(STATUS_URL, HTTP_ORIGIN="https://app.vidai.test")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@override_settings(VIDAI_STATUS_RATE_LIMIT="3/60")
+def test_status_is_rate_limited_per_client(client: Client) -> None:
+    codes = [client.get(STATUS_URL, REMOTE_ADDR="192.0.2.1").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.get(STATUS_URL, REMOTE_ADDR="192.0.2.1")
+    assert 1 <= int(limited["Retry-After"]) <= 20
+    assert client.get(STATUS_URL, REMOTE_ADDR="192.0.2.2").status_code == 200
+
+
+@override_settings(
+    VIDAI_METRICS={"ALLOWED_NETWORKS": ["192.0.2.0/24"], "TRUSTED_PROXIES": ["127.0.0.1/32"]}
+)
+def test_metrics_believes_forwarded_for_only_from_trusted_proxies(client: Client) -> None:
+    via_proxy = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "192.0.2.4"}
+    assert client.get("/metrics", **via_proxy).status_code == 200
+    spoofed = {"REMOTE_ADDR": "198.51.100.9", "HTTP_X_FORWARDED_FOR": "192.0.2.4"}
+    assert client.get("/metrics", **spoofed).status_code == 403
+
+
+@override_settings(
+    MIDDLEWARE=[*settings.MIDDLEWARE, "django.contrib.auth.middleware.LoginRequiredMiddleware"]
+)
+def test_endpoints_work_under_login_required_middleware(client: Client) -> None:
+    assert client.get("/metrics").status_code == 200
+    assert client.get(STATUS_URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_socket_list_is_for_staff_only(client: Client, django_user_model, sockets) -> None:
+    sockets("call")
+    assert client.get(STATUS_URL + "sockets/").status_code == 403
+    clinician = django_user_model.objects.create_user("clinician", password="pw-1")
+    client.force_login(clinician)
+    assert client.get(STATUS_URL + "sockets/").status_code == 403
+    staff = django_user_model.objects.create_user("staff", password="pw-2", is_staff=True)
+    client.force_login(staff)
+    response = client.get(STATUS_URL + "sockets/")
+    assert response.status_code == 200
+    listed = response.json()["sockets"]
+    assert {"id", "type", "since", "age_seconds", "user_id"} == set(listed[0])
+    assert any(sock["type"] == "call" and sock["id"].startswith("view-test-") for sock in listed)

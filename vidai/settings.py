@@ -100,8 +100,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 VIDAI_METRICS = {
     "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN") or None,
     "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS") or None,
+    "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES") or None,
     "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
 }
+
+# Origins allowed to read the status JSON from a browser (no wildcard).
+VIDAI_STATUS_CORS_ORIGINS = _env_list("VIDAI_STATUS_CORS_ORIGINS")
+# Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.
+VIDAI_STATUS_RATE_LIMIT = os.environ.get("VIDAI_STATUS_RATE_LIMIT", "600/60")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,48 @@
+"""The address a request really came from, trusting X-Forwarded-For only from known proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from django.http import HttpRequest
+
+from .conf import IPNetwork
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(value: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_address(
+    request: HttpRequest, trusted_proxies: Sequence[IPNetwork] | None
+) -> IPAddress | None:
+    """Return the client's address, or None when it cannot be told.
+
+    Without trusted proxies this is the peer (``REMOTE_ADDR``). With them, and
+    a peer among them, ``X-Forwarded-For`` is read from the right, skipping
+    trusted hops: the first untrusted address is the client. A header the
+    client wrote itself is therefore never believed.
+    """
+    peer = _parse(request.META.get("REMOTE_ADDR", ""))
+    if peer is None or not trusted_proxies:
+        return peer
+
+    def trusted(address: IPAddress) -> bool:
+        return any(address in network for network in trusted_proxies)
+
+    if not trusted(peer):
+        return peer
+    hops = request.headers.get("X-Forwarded-For", "").split(",")
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            return None  # a garbled chain: believe nothing
+        if not trusted(address):
+            return address
+    return peer

@@ -1,0 +1,28 @@
+import ipaddress
+
+import pytest
+from django.test import RequestFactory
+
+from metrics.clients import client_address
+
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "expected"),
+    [
+        ("203.0.113.5", None, None, "203.0.113.5"),
+        ("10.0.0.2", "198.51.100.7", None, "10.0.0.2"),  # no trusted proxies: header ignored
+        ("10.0.0.2", "198.51.100.7", PROXIES, "198.51.100.7"),
+        ("10.0.0.2", "1.2.3.4, 198.51.100.7, 10.0.0.9", PROXIES, "198.51.100.7"),
+        ("203.0.113.5", "127.0.0.1", PROXIES, "203.0.113.5"),  # untrusted peer: header ignored
+        ("10.0.0.2", "not-an-ip", PROXIES, None),
+        ("10.0.0.2", "", PROXIES, None),
+        ("garbage", None, PROXIES, None),
+    ],
+)
+def test_client_address(peer, forwarded, proxies, expected) -> None:
+    headers = {} if forwarded is None else {"HTTP_X_FORWARDED_FOR": forwarded}
+    request = RequestFactory().get("/", REMOTE_ADDR=peer, **headers)
+    found = client_address(request, proxies)
+    assert (str(found) if found else None) == expected
