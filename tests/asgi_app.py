@@ -1,5 +1,6 @@
 """Vidai's ASGI app plus tracked routes whose consumers fail on purpose."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -35,10 +36,35 @@ class FailInReceive(AsyncWebsocketConsumer):
         raise RuntimeError("receive failed")
 
 
+class FailInDisconnect(AsyncWebsocketConsumer):
+    async def disconnect(self, code: int) -> None:
+        raise RuntimeError("disconnect failed")
+
+
+class FailingGroupDiscard(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.channel_layer.group_add("fault-group", self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        # An invalid group name: the channel layer itself raises.
+        await self.channel_layer.group_discard("not a valid group!", self.channel_name)
+
+
+class SlowDisconnect(AsyncWebsocketConsumer):
+    async def disconnect(self, code: int) -> None:
+        # Longer than daphne's --application-close-timeout in the tests (2 s):
+        # daphne cancels the app; uvicorn lets it finish.
+        await asyncio.sleep(4)
+
+
 fault_routes = [
     path("ws/test/fail-connect/", track("fault_connect", FailInConnect.as_asgi())),
     path("ws/test/fail-accepted/", track("fault_accepted", FailAfterAccept.as_asgi())),
     path("ws/test/fail-receive/", track("fault_receive", FailInReceive.as_asgi())),
+    path("ws/test/fail-disconnect/", track("fault_disconnect", FailInDisconnect.as_asgi())),
+    path("ws/test/fail-discard/", track("fault_discard", FailingGroupDiscard.as_asgi())),
+    path("ws/test/slow-disconnect/", track("fault_slow", SlowDisconnect.as_asgi())),
 ]
 
 application = ProtocolTypeRouter(

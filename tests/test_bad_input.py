@@ -22,8 +22,9 @@ INJECTIONS = [
     "\U0001d54d\U0001d55a \U0001fa7a",
     'type="call"} 1\nvidai_websocket_connections{type="evil', "role=doctor&role=admin",
 ]  # fmt: skip
-KNOWN_TYPES = {"call", "stt", "stt_room", "stt_sales", "stt_admin",
-               "fault_connect", "fault_accepted", "fault_receive", "unknown"}  # fmt: skip
+KNOWN_TYPES = {"call", "stt", "stt_room", "stt_sales", "stt_admin", "fault_connect",
+               "fault_accepted", "fault_receive", "fault_disconnect", "fault_discard",
+               "fault_slow", "unknown"}  # fmt: skip
 CONTRACT_VALUES = {
     "type": KNOWN_TYPES,
     "reason": set(close_codes.CLOSE_REASONS) | set(close_codes.REJECT_REASONS),
