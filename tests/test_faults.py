@@ -62,8 +62,10 @@ async def test_failing_or_slow_disconnect_handlers_still_count_once(
     assert value(samples, "vidai_websocket_tracking_errors_total", stage="close") == 0
     server.stop()
     log = server.log()
-    if socket_type != "fault_slow":
-        assert "Traceback" in log  # the app's error was logged, and checked below
+    if socket_type != "fault_slow" and server.kind == "uvicorn":
+        # uvicorn logs the app's error (daphne drops it once the client is gone);
+        # the check below then has a traceback to look at.
+        assert "Traceback" in log
     assert_our_code_logged_no_error(log)
 
 
