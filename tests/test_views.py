@@ -203,3 +203,15 @@ def test_socket_list_is_for_staff_only(client: Client, django_user_model, socket
     listed = response.json()["sockets"]
     assert {"id", "type", "since", "age_seconds", "user_id"} == set(listed[0])
     assert any(sock["type"] == "call" and sock["id"].startswith("view-test-") for sock in listed)
+
+
+def test_metrics_name_filter_selects_whole_families(client: Client) -> None:
+    response = client.get(
+        "/metrics?name[]=vidai_websocket_connections&name[]=process_resident_memory_bytes"
+    )
+    names = {
+        line.split("{")[0].split(" ")[0]
+        for line in response.content.decode().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert names == {"vidai_websocket_connections", "process_resident_memory_bytes"}
