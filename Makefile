@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench monitor clean frontend vitest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The frontend (Node.js 18+ and npm): npm ci when the lock changes, the Vite
+# build when the sources change; the status page serves frontend/dist.
+NODE_STAMP := frontend/node_modules/.ci-stamp
+BUNDLE_STAMP := frontend/dist/.build-stamp
+FRONTEND_SRC := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.js
+
+$(NODE_STAMP): frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed: the frontend needs Node.js 18+ and npm (sudo apt-get install nodejs npm)"; exit 1; }
+	cd frontend && npm ci --no-audit --no-fund
+	touch $@
+
+$(BUNDLE_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
+	cd frontend && npm run build
+	touch $@
+
+frontend: $(BUNDLE_STAMP)
+
+vitest: $(NODE_STAMP)
+	cd frontend && npm test
+
+run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
 		--ws-ping-interval 20 --ws-ping-timeout 20
@@ -26,13 +46,31 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) frontend
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck vitest pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# A local Prometheus (Debian package "prometheus") with the bundled rules,
+# scraping `make run`'s server every 5 s; UI on http://127.0.0.1:$(MONITOR_PORT).
+MONITOR_PORT ?= 9090
+MONITOR_DIR := .prometheus-data
+monitor:
+	@command -v prometheus >/dev/null || { echo "prometheus is not installed (sudo apt-get install prometheus)"; exit 1; }
+	mkdir -p $(MONITOR_DIR)
+	printf '%s\n' \
+		'global: {scrape_interval: 5s, evaluation_interval: 5s}' \
+		'rule_files: ["$(CURDIR)/prometheus/rules/*.yml"]' \
+		'scrape_configs:' \
+		'  - job_name: vidai' \
+		'    static_configs: [{targets: ["$(HOST):$(PORT)"]}]' \
+		> $(MONITOR_DIR)/prometheus.yml
+	prometheus --config.file=$(MONITOR_DIR)/prometheus.yml --storage.tsdb.path=$(MONITOR_DIR)/data \
+		--web.listen-address=127.0.0.1:$(MONITOR_PORT)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output $(MONITOR_DIR) \
+		frontend/node_modules frontend/dist

@@ -136,10 +136,18 @@ def migrate(sqlite_path: str) -> None:
 
 @contextlib.contextmanager
 def run_server(
-    kind: str, sqlite_path: str, *, app: str = "tests.asgi_app:application", **env: str
+    kind: str,
+    sqlite_path: str,
+    *,
+    app: str = "tests.asgi_app:application",
+    port: int | None = None,
+    **env: str,
 ) -> Iterator[LiveServer]:
-    """Start a server, wait until it answers, and stop it afterwards."""
-    port = free_port()
+    """Start a server, wait until it answers, and stop it afterwards.
+
+    ``port`` (default: a free one) lets a test restart a server where a client expects it.
+    """
+    port = port if port is not None else free_port()
     with tempfile.NamedTemporaryFile(prefix=f"{kind}-", suffix=".log", delete=False) as log_file:
         log_path = Path(log_file.name)
     full_env = server_env(sqlite_path, **env)

@@ -1,0 +1,180 @@
+import { useId, useState } from "react";
+
+import { oldestAgeSeconds } from "./SocketStatusService.js";
+import { useSocketStatus } from "./useSocketStatus.js";
+
+/** Which of the five looks a snapshot gets: `zero` is not `unreachable`. */
+export function indicatorKind(status) {
+  if (status.state === "ok") return status.totalSockets === 0 ? "zero" : "ok";
+  return status.state;
+}
+
+// A symbol and words for each kind, so colour is never the only signal.
+const LOOKS = {
+  loading: { symbol: "…", compact: () => "Checking", full: () => "Checking…" },
+  ok: {
+    symbol: "●",
+    compact: (n) => `${n} ${n === 1 ? "socket" : "sockets"}`,
+    full: (n) => `${n} open ${n === 1 ? "socket" : "sockets"}`,
+  },
+  zero: { symbol: "○", compact: () => "0 sockets", full: () => "No open sockets" },
+  inactive: { symbol: "!", compact: () => "Unavailable", full: () => "WebSockets unavailable" },
+  unreachable: { symbol: "✕", compact: () => "Unreachable", full: () => "Server unreachable" },
+};
+
+/** "42 s", "12 min 5 s", "3 h 20 min". */
+export function formatDuration(seconds) {
+  if (seconds == null) return "–";
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function formatClock(ms) {
+  return ms == null ? "never" : new Date(ms).toLocaleTimeString();
+}
+
+function Details({ id, status, hidden }) {
+  const now = Date.now();
+  const types = Object.keys(status.socketsByType);
+  const known = status.totalSockets !== null;
+  return (
+    <div className="vidai-ssi__details" id={id} hidden={hidden}>
+      {known ? (
+        <table className="vidai-ssi__table">
+          <caption>Open sockets by type</caption>
+          <thead>
+            <tr>
+              <th scope="col">Type</th>
+              <th scope="col">Open</th>
+              <th scope="col">Oldest</th>
+            </tr>
+          </thead>
+          <tbody>
+            {types.map((type) => (
+              <tr key={type} data-type={type}>
+                <th scope="row">{type}</th>
+                <td>{status.socketsByType[type]}</td>
+                <td>{formatDuration(oldestAgeSeconds(status, type, now))}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="vidai-ssi__unknown">Counts unknown: no answer from the server.</p>
+      )}
+      <dl className="vidai-ssi__facts">
+        <div>
+          <dt>Oldest connection</dt>
+          <dd>{formatDuration(oldestAgeSeconds(status, undefined, now))}</dd>
+        </div>
+        <div>
+          <dt>Last update</dt>
+          <dd>
+            {formatClock(status.lastUpdated)}
+            {status.stale ? " (stale)" : ""}
+          </dd>
+        </div>
+        <div>
+          <dt>Polling every</dt>
+          <dd>{Math.round(status.intervalMs / 1000)} s</dd>
+        </div>
+        {status.error ? (
+          <div className="vidai-ssi__error">
+            <dt>Error</dt>
+            <dd>{status.error}</dd>
+          </div>
+        ) : null}
+      </dl>
+    </div>
+  );
+}
+
+/**
+ * A status badge for Vidai's WebSockets, fed by the shared poller.
+ *
+ *   import { SocketStatusIndicator } from "@vidai/socket-status";
+ *   import "@vidai/socket-status/SocketStatusIndicator.css";
+ *
+ *   <SocketStatusIndicator compact={true} />
+ *   <SocketStatusIndicator intervalMs={10000} defaultExpanded />
+ *
+ * Only the short summary is a live region (`role="status"`), so screen
+ * readers hear a change of count or state, not every poll.
+ */
+export function SocketStatusIndicator({
+  compact = false,
+  intervalMs,
+  service,
+  defaultExpanded = false,
+  label = "WebSockets",
+  className = "",
+}) {
+  const status = useSocketStatus(intervalMs, service ? { service } : undefined);
+  const [expanded, setExpanded] = useState(defaultExpanded);
+  const detailsId = useId();
+  const kind = indicatorKind(status);
+  const look = LOOKS[kind];
+  const rootClass = [
+    "vidai-ssi",
+    compact ? "vidai-ssi--compact" : "vidai-ssi--full",
+    `vidai-ssi--${kind}`,
+    status.stale ? "vidai-ssi--stale" : "",
+    className,
+  ]
+    .filter(Boolean)
+    .join(" ");
+  const staleText = status.stale ? " (stale)" : "";
+
+  if (compact) {
+    return (
+      <span
+        className={rootClass}
+        data-state={kind}
+        data-stale={status.stale}
+        title={status.error ? `${label}: ${status.error}` : undefined}
+      >
+        <span role="status" aria-live="polite" className="vidai-ssi__summary">
+          <span className="vidai-ssi__symbol" aria-hidden="true">
+            {look.symbol}
+          </span>
+          <span className="vidai-ssi__sr">{label}: </span>
+          <span className="vidai-ssi__text">
+            {look.compact(status.totalSockets)}
+            {staleText}
+          </span>
+        </span>
+      </span>
+    );
+  }
+
+  return (
+    <section className={rootClass} data-state={kind} data-stale={status.stale} aria-label={label}>
+      <div className="vidai-ssi__header">
+        <span role="status" aria-live="polite" className="vidai-ssi__summary">
+          <span className="vidai-ssi__symbol" aria-hidden="true">
+            {look.symbol}
+          </span>
+          <span className="vidai-ssi__label">{label}: </span>
+          <span className="vidai-ssi__text">
+            {look.full(status.totalSockets)}
+            {staleText}
+          </span>
+        </span>
+        <button
+          type="button"
+          className="vidai-ssi__toggle"
+          aria-expanded={expanded}
+          aria-controls={detailsId}
+          onClick={() => setExpanded((open) => !open)}
+        >
+          {expanded ? "Hide details" : "Details"}
+        </button>
+      </div>
+      <Details id={detailsId} status={status} hidden={!expanded} />
+    </section>
+  );
+}
+
+export default SocketStatusIndicator;

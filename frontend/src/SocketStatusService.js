@@ -1,0 +1,481 @@
+/**
+ * One shared poller of Vidai's status JSON (`GET /consultation/socket-status/`).
+ *
+ *   import { SocketStatusService } from "@vidai/socket-status";
+ *
+ *   SocketStatusService.initialize(10000);
+ *   const unsub = SocketStatusService.subscribe((status) => {
+ *     console.log(status.state, status.totalSockets);
+ *   });
+ *   // later
+ *   unsub();
+ *   SocketStatusService.stopPolling();
+ *
+ * However many subscribers, hooks and indicators a page has, one request is
+ * in flight at most and one is made per interval. Requests are chained with
+ * setTimeout (never setInterval), so they never overlap; none is made while
+ * the tab is hidden; errors back off with jitter; each request is aborted
+ * after a timeout; `If-None-Match` turns unchanged answers into 304s.
+ */
+
+export const STATUS_URL = "/consultation/socket-status/";
+export const MIN_INTERVAL_MS = 5_000;
+export const MAX_INTERVAL_MS = 60_000;
+export const DEFAULT_INTERVAL_MS = 30_000;
+/** Data older than this many intervals is marked `stale`. */
+export const STALE_AFTER_INTERVALS = 3;
+/** Retries after errors wait at most this many intervals (and never over a minute). */
+export const MAX_BACKOFF_INTERVALS = 4;
+const MAX_BACKOFF_MS = 60_000;
+const MAX_TIMEOUT_MS = 10_000;
+
+/**
+ * `loading`: no answer yet. `ok`: the server answered and can serve WebSockets.
+ * `inactive`: the server answered `active: false`. `unreachable`: no usable
+ * answer (network error, timeout, HTTP error, malformed body): counts unknown.
+ */
+export const STATES = Object.freeze(["loading", "ok", "inactive", "unreachable"]);
+
+/** Clamp a polling interval to 5-60 s; anything not a number gives the default. */
+export function clampInterval(intervalMs) {
+  const value = Number(intervalMs);
+  if (intervalMs == null || !Number.isFinite(value)) return DEFAULT_INTERVAL_MS;
+  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Math.round(value)));
+}
+
+const INITIAL = Object.freeze({
+  state: "loading",
+  active: false,
+  totalSockets: null,
+  socketsByType: Object.freeze({}),
+  oldestConnectionAgeSeconds: Object.freeze({}),
+  wsEndpoints: Object.freeze({}),
+  source: null,
+  serverTimestamp: null,
+  receivedAt: null,
+  lastUpdated: null,
+  stale: false,
+  error: null,
+  consecutiveErrors: 0,
+  intervalMs: DEFAULT_INTERVAL_MS,
+});
+
+const UNKNOWN_COUNTS = {
+  totalSockets: null,
+  socketsByType: INITIAL.socketsByType,
+  oldestConnectionAgeSeconds: INITIAL.oldestConnectionAgeSeconds,
+};
+
+class StatusError extends Error {}
+
+function isCount(value) {
+  return Number.isInteger(value) && value >= 0;
+}
+
+/** Check the JSON against the contract; return the fields the snapshot keeps. */
+function parseDocument(body) {
+  if (body === null || typeof body !== "object" || typeof body.active !== "boolean") {
+    throw new StatusError("unexpected status document");
+  }
+  const byType = body.sockets_by_type;
+  if (byType === null || typeof byType !== "object" || !Object.values(byType).every(isCount)) {
+    throw new StatusError("unexpected sockets_by_type in status document");
+  }
+  const total = Object.values(byType).reduce((sum, count) => sum + count, 0);
+  const ages = body.oldest_connection_age_seconds;
+  return {
+    active: body.active,
+    totalSockets: isCount(body.total_sockets) ? body.total_sockets : total,
+    socketsByType: Object.freeze({ ...byType }),
+    oldestConnectionAgeSeconds: Object.freeze(ages && typeof ages === "object" ? { ...ages } : {}),
+    wsEndpoints: Object.freeze(body.ws_endpoints ? { ...body.ws_endpoints } : {}),
+    source: typeof body.source === "string" ? body.source : null,
+    serverTimestamp: typeof body.timestamp === "string" ? body.timestamp : null,
+  };
+}
+
+function describeError(error, timedOut, timeoutMs) {
+  if (timedOut) return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  if (error instanceof StatusError) return error.message;
+  if (error instanceof SyntaxError) return "status document is not JSON";
+  return "network error";
+}
+
+/**
+ * Age in seconds, now, of the oldest open socket of `type` (or of any type
+ * when `type` is omitted); `null` when none is open or the counts are unknown.
+ * The server's ages are aged locally by the time since the document arrived,
+ * so a 304 needs no new body and clock skew does not matter.
+ */
+export function oldestAgeSeconds(status, type, now = Date.now()) {
+  const ages = status.oldestConnectionAgeSeconds;
+  const values = (type === undefined ? Object.values(ages) : [ages[type]]).filter(
+    (age) => typeof age === "number",
+  );
+  if (values.length === 0 || status.receivedAt == null) return null;
+  return Math.max(...values) + Math.max(0, now - status.receivedAt) / 1000;
+}
+
+/** A one-line summary of a status snapshot, for titles, logs and screen readers. */
+export function formatStatus(status) {
+  const staleNote = status.stale ? " (stale)" : "";
+  switch (status.state) {
+    case "loading":
+      return "Checking WebSocket status…";
+    case "unreachable":
+      return `Status server unreachable${status.error ? `: ${status.error}` : ""}`;
+    case "inactive":
+      return `WebSockets unavailable: the server cannot serve them now${staleNote}`;
+    default: {
+      const total = status.totalSockets;
+      if (total === 0) return `No open WebSockets${staleNote}`;
+      const parts = Object.entries(status.socketsByType)
+        .filter(([, count]) => count > 0)
+        .map(([type, count]) => `${type} ${count}`);
+      const noun = total === 1 ? "WebSocket" : "WebSockets";
+      return `${total} open ${noun} (${parts.join(", ")})${staleNote}`;
+    }
+  }
+}
+
+/**
+ * A poller of the status JSON. Use the shared `SocketStatusService`; make
+ * your own with `createSocketStatusService()` for another URL or in tests.
+ *
+ * Options: `url`, `fetch` (default: the global fetch, looked up per request),
+ * `timeoutMs` (default: the interval, at most 10 s), `random` (for jitter),
+ * `now` (a clock in ms), `document` (for visibility; default: the global one).
+ */
+export class SocketStatusPoller {
+  constructor(options = {}) {
+    this._url = options.url ?? STATUS_URL;
+    this._fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+    this._timeoutMs = options.timeoutMs ?? null;
+    this._random = options.random ?? Math.random;
+    this._now = options.now ?? Date.now;
+    this._document = options.document;
+
+    this._status = INITIAL;
+    this._listeners = new Set();
+    this._explicitInterval = null; // set by initialize()
+    this._holds = new Map(); // token -> requested interval or null, from retain()
+    this._timer = null;
+    this._staleTimer = null;
+    this._inflight = null;
+    this._controller = null;
+    this._generation = 0;
+    this._etag = null;
+    this._lastAttemptAt = null;
+    this._eventsAttached = false;
+
+    // Bound, so they can be handed to useSyncExternalStore or used as callbacks.
+    this.subscribe = this.subscribe.bind(this);
+    this.getStatus = this.getStatus.bind(this);
+    this._tick = this._tick.bind(this);
+    this._onVisibilityChange = this._onVisibilityChange.bind(this);
+    this._onOnline = this._onOnline.bind(this);
+  }
+
+  // ---- the seed's API ----------------------------------------------------
+
+  /** Start polling every `intervalMs` (clamped to 5-60 s); the first request goes now. */
+  initialize(intervalMs = DEFAULT_INTERVAL_MS) {
+    this._explicitInterval = clampInterval(intervalMs);
+    this._start();
+  }
+
+  /** Stop polling now: cancel timers, abort a request in flight. */
+  stopPolling() {
+    this._explicitInterval = null;
+    this._holds.clear();
+    this._stop();
+  }
+
+  /** The current snapshot: a frozen object, replaced (never mutated) on each change. */
+  getStatus() {
+    return this._status;
+  }
+
+  /** True when the last answer came and said the server can serve WebSockets. */
+  isSocketActive() {
+    return this._status.active;
+  }
+
+  /** Count of one type (0 for a type with none), or a copy of all counts; `null` when unknown. */
+  getSocketCountByType(type) {
+    const { socketsByType, totalSockets } = this._status;
+    if (totalSockets === null) return null;
+    if (type === undefined) return { ...socketsByType };
+    return socketsByType[type] ?? 0;
+  }
+
+  /** Total open sockets, or `null` when unknown (loading or unreachable), never a fake 0. */
+  getTotalSocketCount() {
+    return this._status.totalSockets;
+  }
+
+  /** Call `callback(status)` on every change; returns the function that unsubscribes. */
+  subscribe(callback) {
+    const entry = { callback };
+    this._listeners.add(entry);
+    return () => {
+      this._listeners.delete(entry);
+    };
+  }
+
+  /** Ask the server now (sharing a request already in flight); resolves to `isSocketActive()`. */
+  async testConnection() {
+    await this._poll();
+    if (this._isRunning() && !this._isHidden()) this._schedule(this._nextDelay());
+    return this._status.active;
+  }
+
+  /** The current status as one line of text (see `formatStatus`). */
+  getFormattedStatus() {
+    return formatStatus(this._status);
+  }
+
+  // ---- sharing between hooks --------------------------------------------
+
+  /**
+   * Keep polling while the returned release function has not been called.
+   * The poller runs at the shortest interval anyone asked for (`null`: no
+   * preference). `useSocketStatus` calls this on mount and releases on unmount.
+   */
+  retain(intervalMs = null) {
+    const token = {};
+    this._holds.set(token, intervalMs == null ? null : clampInterval(intervalMs));
+    this._start();
+    return () => {
+      if (!this._holds.delete(token)) return;
+      if (this._isRunning()) this._start();
+      else this._stop();
+    };
+  }
+
+  /** The interval in force: the shortest asked for, or the default. */
+  get intervalMs() {
+    const asked = [this._explicitInterval, ...this._holds.values()].filter((ms) => ms != null);
+    return asked.length ? Math.min(...asked) : DEFAULT_INTERVAL_MS;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  _doc() {
+    return this._document !== undefined ? this._document : globalThis.document;
+  }
+
+  _isHidden() {
+    return this._doc()?.visibilityState === "hidden";
+  }
+
+  _isRunning() {
+    return this._explicitInterval !== null || this._holds.size > 0;
+  }
+
+  _set(changes) {
+    const next = Object.freeze({ ...this._status, ...changes });
+    this._status = next;
+    for (const { callback } of [...this._listeners]) {
+      try {
+        callback(next);
+      } catch (error) {
+        // A broken subscriber must not stop the others or the poller.
+        console.error("SocketStatusService subscriber failed", error);
+      }
+    }
+  }
+
+  _start() {
+    this._attachEvents();
+    if (this._status.intervalMs !== this.intervalMs) this._set({ intervalMs: this.intervalMs });
+    if (this._inflight || this._isHidden()) return;
+    const last = this._lastAttemptAt;
+    const due = last === null ? 0 : last + this._nextDelay() - this._now();
+    if (due <= 0) {
+      this._clearTimer();
+      this._tick();
+    } else {
+      this._schedule(due);
+    }
+  }
+
+  _stop() {
+    this._generation += 1; // answers to requests made before now are ignored
+    this._controller?.abort();
+    this._controller = null;
+    this._inflight = null;
+    this._clearTimer();
+    clearTimeout(this._staleTimer);
+    this._staleTimer = null;
+    this._detachEvents();
+  }
+
+  _attachEvents() {
+    const doc = this._doc();
+    if (this._eventsAttached || !doc?.addEventListener) return;
+    doc.addEventListener("visibilitychange", this._onVisibilityChange);
+    globalThis.addEventListener?.("online", this._onOnline);
+    this._eventsAttached = true;
+  }
+
+  _detachEvents() {
+    if (!this._eventsAttached) return;
+    this._doc()?.removeEventListener("visibilitychange", this._onVisibilityChange);
+    globalThis.removeEventListener?.("online", this._onOnline);
+    this._eventsAttached = false;
+  }
+
+  _onVisibilityChange() {
+    if (!this._isRunning()) return;
+    if (this._isHidden()) this._clearTimer();
+    else this._start();
+  }
+
+  _onOnline() {
+    if (this._isRunning() && this._status.consecutiveErrors > 0 && !this._isHidden()) {
+      this._clearTimer();
+      this._tick();
+    }
+  }
+
+  _clearTimer() {
+    clearTimeout(this._timer);
+    this._timer = null;
+  }
+
+  _schedule(delayMs) {
+    this._clearTimer();
+    this._timer = setTimeout(this._tick, Math.max(0, delayMs));
+  }
+
+  /** Delay before the next request: the interval, or a jittered backoff after errors. */
+  _nextDelay() {
+    const interval = this.intervalMs;
+    const errors = this._status.consecutiveErrors;
+    if (errors === 0) return interval;
+    const cap = Math.max(interval, Math.min(MAX_BACKOFF_MS, interval * MAX_BACKOFF_INTERVALS));
+    const backoff = Math.min(cap, interval * 2 ** (errors - 1));
+    // "Equal jitter": between half and all of the backoff, so clients spread out.
+    return Math.round(backoff / 2 + (this._random() * backoff) / 2);
+  }
+
+  _tick() {
+    this._timer = null;
+    if (!this._isRunning() || this._isHidden()) return;
+    const generation = this._generation;
+    this._poll().then(() => {
+      if (generation === this._generation && this._isRunning() && !this._isHidden()) {
+        this._schedule(this._nextDelay());
+      }
+    });
+  }
+
+  /** Make one request, or join the one in flight. Never rejects. */
+  _poll() {
+    if (this._inflight) return this._inflight;
+    const generation = this._generation;
+    const controller = new AbortController();
+    const timeoutMs = this._timeoutMs ?? Math.min(MAX_TIMEOUT_MS, this.intervalMs);
+    let timedOut = false;
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    this._controller = controller;
+    this._lastAttemptAt = this._now();
+
+    const request = (async () => {
+      try {
+        const headers = { Accept: "application/json" };
+        if (this._etag) headers["If-None-Match"] = this._etag;
+        // no-store: the browser's cache must not answer for the server or hide 304s.
+        const response = await this._fetch(this._url, {
+          headers,
+          cache: "no-store",
+          credentials: "same-origin",
+          signal: controller.signal,
+        });
+        if (response.status === 304 && this._etag) {
+          if (generation === this._generation) this._onNotModified();
+          return;
+        }
+        if (!response.ok) throw new StatusError(`HTTP ${response.status}`);
+        const fields = parseDocument(await response.json());
+        if (generation === this._generation) {
+          this._onDocument(fields, response.headers?.get?.("ETag") ?? null);
+        }
+      } catch (error) {
+        if (generation === this._generation) this._onError(error, timedOut, timeoutMs);
+      } finally {
+        clearTimeout(timeout);
+        if (generation === this._generation) {
+          this._inflight = null;
+          this._controller = null;
+        }
+      }
+    })();
+    this._inflight = request;
+    return request;
+  }
+
+  _onDocument(fields, etag) {
+    const now = this._now();
+    this._etag = etag;
+    this._set({
+      ...fields,
+      state: fields.active ? "ok" : "inactive",
+      receivedAt: now,
+      lastUpdated: now,
+      stale: false,
+      error: null,
+      consecutiveErrors: 0,
+    });
+    this._armStaleTimer();
+  }
+
+  _onNotModified() {
+    const previous = this._status;
+    this._set({
+      state: previous.active ? "ok" : "inactive",
+      lastUpdated: this._now(),
+      stale: false,
+      error: null,
+      consecutiveErrors: 0,
+    });
+    this._armStaleTimer();
+  }
+
+  _onError(error, timedOut, timeoutMs) {
+    // After an outage the first answer is a full one: forget the validator.
+    this._etag = null;
+    this._set({
+      ...UNKNOWN_COUNTS,
+      state: "unreachable",
+      active: false,
+      error: describeError(error, timedOut, timeoutMs),
+      consecutiveErrors: this._status.consecutiveErrors + 1,
+    });
+  }
+
+  _armStaleTimer() {
+    clearTimeout(this._staleTimer);
+    this._staleTimer = null;
+    if (!this._isRunning()) return;
+    const updated = this._status.lastUpdated;
+    this._staleTimer = setTimeout(() => {
+      this._staleTimer = null;
+      if (this._status.lastUpdated === updated && !this._status.stale) this._set({ stale: true });
+    }, STALE_AFTER_INTERVALS * this.intervalMs);
+  }
+}
+
+/** A new, independent poller (for another endpoint, or a test). */
+export function createSocketStatusService(options) {
+  return new SocketStatusPoller(options);
+}
+
+/** The shared poller every hook and indicator uses unless given another. */
+export const SocketStatusService = createSocketStatusService();
+
+export default SocketStatusService;

@@ -1,0 +1,51 @@
+import { vi } from "vitest";
+
+export const TYPES = ["call", "stt", "stt_room", "stt_sales", "stt_admin"];
+
+/** A status document as the server sends it. */
+export function statusDoc({ counts = {}, active = true, ages = {} } = {}) {
+  const socketsByType = Object.fromEntries(TYPES.map((type) => [type, counts[type] ?? 0]));
+  return {
+    active,
+    total_sockets: Object.values(socketsByType).reduce((a, b) => a + b, 0),
+    sockets_by_type: socketsByType,
+    timestamp: new Date().toISOString(),
+    ws_endpoints: { call: "/ws/call/<room>/", stt: "/ws/stt/" },
+    oldest_connection_age_seconds: Object.fromEntries(TYPES.map((t) => [t, ages[t] ?? null])),
+    source: "process",
+  };
+}
+
+export function jsonResponse(body, { status = 200, etag = 'W/"v1"' } = {}) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "Content-Type": "application/json", ETag: etag },
+  });
+}
+
+/**
+ * A mocked fetch answering like the server: 200 with an ETag, 304 when
+ * If-None-Match matches. `server.doc`/`server.etag` change what it says,
+ * `server.down = true` makes it fail like a refused connection.
+ */
+export function fakeServer(initial = statusDoc()) {
+  const server = { doc: initial, etag: 'W/"v1"', down: false, calls: [] };
+  server.fetch = vi.fn(async (url, init = {}) => {
+    server.calls.push({ url, init });
+    if (server.down) throw new TypeError("Failed to fetch");
+    if (init.headers?.["If-None-Match"] === server.etag) return new Response(null, { status: 304 });
+    return jsonResponse(server.doc, { etag: server.etag });
+  });
+  return server;
+}
+
+/** Set document.visibilityState and fire visibilitychange, as a browser does. */
+export function setVisibility(state) {
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+  document.dispatchEvent(new Event("visibilitychange"));
+}
+
+/** Run due timers and the promises they start. */
+export async function advance(ms) {
+  await vi.advanceTimersByTimeAsync(ms);
+}

@@ -1,0 +1,181 @@
+import { act, cleanup, fireEvent, render, renderHook, screen } from "@testing-library/react";
+import { StrictMode } from "react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { SocketStatusIndicator } from "../src/SocketStatusIndicator.jsx";
+import { createSocketStatusService } from "../src/SocketStatusService.js";
+import { useSocketStatus } from "../src/useSocketStatus.js";
+import { advance, fakeServer, setVisibility, statusDoc } from "./helpers.js";
+
+let service;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  setVisibility("visible");
+});
+
+afterEach(() => {
+  cleanup();
+  service?.stopPolling();
+  vi.useRealTimers();
+  setVisibility("visible");
+});
+
+function make(server) {
+  service = createSocketStatusService({ fetch: server.fetch, random: () => 1 });
+  return service;
+}
+
+async function tick(ms) {
+  await act(async () => {
+    await advance(ms);
+  });
+}
+
+describe("useSocketStatus", () => {
+  it("returns the seed's fields and follows the server (Example 1)", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 2 } }));
+    make(server);
+    const { result } = renderHook(() => useSocketStatus(5000, { service }));
+    expect(result.current).toMatchObject({ state: "loading", active: false, totalSockets: null });
+    await tick(0);
+    const { active, totalSockets } = result.current;
+    expect(active).toBe(true);
+    expect(totalSockets).toBe(2);
+    server.doc = statusDoc({ counts: { call: 2, stt: 3 } });
+    server.etag = 'W/"v2"';
+    await tick(5000);
+    expect(result.current.totalSockets).toBe(5);
+  });
+
+  it("stops polling and leaves no timer when the last component unmounts", async () => {
+    const server = fakeServer();
+    make(server);
+    const first = renderHook(() => useSocketStatus(5000, { service }));
+    const second = renderHook(() => useSocketStatus(5000, { service }));
+    await tick(0);
+    first.unmount();
+    await tick(5000);
+    expect(server.fetch).toHaveBeenCalledTimes(2);
+    second.unmount();
+    expect(vi.getTimerCount()).toBe(0);
+    await tick(60000);
+    expect(server.fetch).toHaveBeenCalledTimes(2);
+  });
+
+  it("in StrictMode, mounting twice still makes one request", async () => {
+    const server = fakeServer();
+    make(server);
+    renderHook(() => useSocketStatus(5000, { service }), { wrapper: StrictMode });
+    await tick(0);
+    expect(server.fetch).toHaveBeenCalledTimes(1);
+  });
+
+  it("switches a meeting room off when the server is unreachable (Example 4)", async () => {
+    const server = fakeServer(statusDoc());
+    make(server);
+    function Consultation() {
+      const { active } = useSocketStatus(5000, { service });
+      return active ? <p>Meeting room</p> : <div>WebSocket unavailable.</div>;
+    }
+    render(<Consultation />);
+    expect(screen.getByText("WebSocket unavailable.")).toBeTruthy();
+    await tick(0);
+    // Zero open sockets is still a working server.
+    expect(screen.getByText("Meeting room")).toBeTruthy();
+    server.down = true;
+    await tick(5000);
+    expect(screen.getByText("WebSocket unavailable.")).toBeTruthy();
+  });
+});
+
+describe("SocketStatusIndicator", () => {
+  it("N indicators on one page make 1 request per interval", async () => {
+    const server = fakeServer(statusDoc({ counts: { stt: 1 } }));
+    make(server);
+    render(
+      <>
+        {Array.from({ length: 8 }, (_, i) => (
+          <SocketStatusIndicator key={i} compact={i % 2 === 0} intervalMs={5000} service={service} />
+        ))}
+      </>,
+    );
+    await tick(0);
+    await tick(15000);
+    expect(server.fetch).toHaveBeenCalledTimes(4);
+    expect(screen.getAllByText("1 socket")).toHaveLength(4);
+    expect(screen.getAllByText("1 open socket")).toHaveLength(4);
+  });
+
+  it("a hidden tab makes no request, whatever is mounted", async () => {
+    const server = fakeServer();
+    make(server);
+    render(
+      <>
+        <SocketStatusIndicator compact intervalMs={5000} service={service} />
+        <SocketStatusIndicator intervalMs={5000} service={service} />
+      </>,
+    );
+    await tick(0);
+    setVisibility("hidden");
+    await tick(120000);
+    expect(server.fetch).toHaveBeenCalledTimes(1);
+    expect(screen.getByText("0 sockets (stale)")).toBeTruthy();
+  });
+
+  it("compact: a live status region with a symbol and words for ok, zero and unreachable", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 3 } }));
+    make(server);
+    const { container } = render(<SocketStatusIndicator compact intervalMs={5000} service={service} />);
+    const region = screen.getByRole("status");
+    expect(region.getAttribute("aria-live")).toBe("polite");
+    expect(region.textContent).toBe("…WebSockets: Checking");
+    await tick(0);
+    const root = container.firstChild;
+    expect(root.dataset.state).toBe("ok");
+    expect(region.textContent).toBe("●WebSockets: 3 sockets");
+    expect(region.querySelector(".vidai-ssi__symbol").getAttribute("aria-hidden")).toBe("true");
+
+    server.doc = statusDoc();
+    server.etag = 'W/"zero"';
+    await tick(5000);
+    expect(root.dataset.state).toBe("zero");
+    expect(region.textContent).toBe("○WebSockets: 0 sockets");
+
+    server.down = true;
+    await tick(5000);
+    expect(root.dataset.state).toBe("unreachable");
+    expect(region.textContent).toBe("✕WebSockets: Unreachable");
+    expect(root.getAttribute("title")).toBe("WebSockets: network error");
+  });
+
+  it("full: details expand to counts by type, oldest age, last update and the error", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 2, stt_room: 1 }, ages: { call: 125 } }));
+    make(server);
+    render(<SocketStatusIndicator intervalMs={5000} service={service} />);
+    await tick(0);
+    expect(screen.getByRole("status").textContent).toBe("●WebSockets: 3 open sockets");
+    const toggle = screen.getByRole("button", { name: "Details" });
+    expect(toggle.getAttribute("aria-expanded")).toBe("false");
+    const details = document.getElementById(toggle.getAttribute("aria-controls"));
+    expect(details.hidden).toBe(true);
+
+    fireEvent.click(toggle);
+    expect(toggle.getAttribute("aria-expanded")).toBe("true");
+    expect(details.hidden).toBe(false);
+    const callRow = details.querySelector('tr[data-type="call"]');
+    expect(callRow.textContent).toBe("call22 min 5 s");
+    expect(details.querySelector('tr[data-type="stt_admin"]').textContent).toBe("stt_admin0–");
+    expect(details.textContent).toContain("Oldest connection2 min 5 s");
+    expect(details.textContent).toContain("Polling every5 s");
+    expect(details.textContent).toContain(`Last update${new Date().toLocaleTimeString()}`);
+
+    server.down = true;
+    await tick(5000);
+    expect(screen.getByRole("status").textContent).toBe("✕WebSockets: Server unreachable");
+    expect(details.textContent).toContain("Counts unknown");
+    expect(details.textContent).toContain("Errornetwork error");
+    fireEvent.click(screen.getByRole("button", { name: "Hide details" }));
+    expect(details.hidden).toBe(true);
+  });
+});
