@@ -7,9 +7,10 @@ moment, never from a second counter, so the two cannot disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Metric
 
 from .instruments import CONNECTIONS, OLDEST_START
 
@@ -43,7 +44,7 @@ def summarize(registry: CollectorRegistry) -> SocketSummary:
     """
     counts: dict[str, int] = {}
     starts: dict[str, float] = {}
-    for family in registry.collect():
+    for family in _socket_families(registry):
         if family.name == CONNECTIONS:
             for sample in family.samples:
                 socket_type = sample.labels.get("type", "")
@@ -61,6 +62,16 @@ def summarize(registry: CollectorRegistry) -> SocketSummary:
             for socket_type in counts
         },
     )
+
+
+def _socket_families(registry: CollectorRegistry) -> Iterable[Metric]:
+    # Only the collectors behind the two families: the status JSON is polled
+    # far more often than /metrics is scraped, and process collectors read /proc.
+    families = list(registry.restricted_registry([CONNECTIONS, OLDEST_START]).collect())
+    if any(family.name == CONNECTIONS for family in families):
+        return families
+    # Collectors that do not describe themselves (multiprocess) need a full collect.
+    return registry.collect()
 
 
 def _finite_or_none(value: float) -> float | None:
