@@ -22,14 +22,25 @@ def _parse(value: str) -> IPAddress | None:
 def client_address(
     request: HttpRequest, trusted_proxies: Sequence[IPNetwork] | None
 ) -> IPAddress | None:
+    """Return a Django request's client address (see ``resolve_client``)."""
+    return resolve_client(
+        request.META.get("REMOTE_ADDR", ""),
+        request.headers.get("X-Forwarded-For", ""),
+        trusted_proxies,
+    )
+
+
+def resolve_client(
+    peer_text: str, forwarded_for: str, trusted_proxies: Sequence[IPNetwork] | None
+) -> IPAddress | None:
     """Return the client's address, or None when it cannot be told.
 
-    Without trusted proxies this is the peer (``REMOTE_ADDR``). With them, and
-    a peer among them, ``X-Forwarded-For`` is read from the right, skipping
-    trusted hops: the first untrusted address is the client. A header the
-    client wrote itself is therefore never believed.
+    Without trusted proxies this is the peer. With them, and a peer among
+    them, ``X-Forwarded-For`` is read from the right, skipping trusted hops:
+    the first untrusted address is the client. A header the client wrote
+    itself is therefore never believed.
     """
-    peer = _parse(request.META.get("REMOTE_ADDR", ""))
+    peer = _parse(peer_text)
     if peer is None or not trusted_proxies:
         return peer
 
@@ -38,8 +49,7 @@ def client_address(
 
     if not trusted(peer):
         return peer
-    hops = request.headers.get("X-Forwarded-For", "").split(",")
-    for hop in reversed(hops):
+    for hop in reversed(forwarded_for.split(",")):
         address = _parse(hop)
         if address is None:
             return None  # a garbled chain: believe nothing

@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from consultation.fastpath import StatusFastPath  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import track  # noqa: E402
 
@@ -69,7 +70,7 @@ fault_routes = [
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": StatusFastPath(django_asgi_app),
         "websocket": AuthMiddlewareStack(
             URLRouter([*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]])
         ),

@@ -11,11 +11,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from consultation.fastpath import StatusFastPath  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The polled status JSON is answered before Django's middleware stack.
+        "http": StatusFastPath(django_asgi_app),  # type: ignore[arg-type]
         "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
     }
 )
