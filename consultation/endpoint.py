@@ -23,7 +23,7 @@ from metrics.conf import get_settings
 from metrics.health import channel_layer_answers
 
 from .ratelimit import RateLimiter, parse_rate
-from .status import build_status, local_summary, status_etag
+from .status import build_status, status_etag, status_summary
 
 ALLOW = "GET, HEAD, OPTIONS"
 
@@ -100,7 +100,7 @@ async def respond(request: StatusRequest) -> StatusResponse:
             limited = _json(429, {"error": "too many requests"})
             limited.headers["Retry-After"] = str(math.ceil(wait))
             return _with_cors(request, limited)
-    summary, source = local_summary()
+    summary, source = status_summary()
     active = await channel_layer_answers()
     etag = status_etag(summary, active=active, source=source)
     if _etag_matches(request.headers.get("if-none-match", ""), etag):

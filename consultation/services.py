@@ -18,7 +18,7 @@ from metrics.health import channel_layer_answers
 from metrics.live import LiveSocket
 from metrics.tracker import SocketTracker, default_tracker
 
-from .status import build_status, local_summary
+from .status import build_status, status_summary
 
 
 def _describe(sock: LiveSocket) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class SocketStatusService:
     @classmethod
     def get_socket_status(cls) -> dict[str, Any]:
         """Return the status document of ``GET /consultation/socket-status/`` (sync code only)."""
-        summary, source = local_summary()
+        summary, source = status_summary()
         active = async_to_sync(channel_layer_answers)()
         return build_status(summary, active=active, source=source)
 

@@ -281,7 +281,7 @@ class TrackingMachine(RuleBasedStateMachine):
     @invariant()
     def labels_stay_within_the_contract(self) -> None:
         allowed = {
-            "type": set(TYPES),
+            "type": {*TYPES, close_codes.UNKNOWN_TYPE},
             "reason": set(close_codes.CLOSE_REASONS) | set(close_codes.REJECT_REASONS),
             "initiator": set(close_codes.INITIATORS),
             "direction": set(close_codes.DIRECTIONS),

@@ -139,7 +139,7 @@ async def test_vanished_client_is_uncounted_once_pings_go_unanswered(asgi_server
         server.wait_for(lambda s: value(s, OPEN, type="stt_sales") == 1)
         # Ping interval 1 s and timeout 1-2 s in the test servers.
         samples = await asyncio.to_thread(
-            server.wait_for, lambda s: value(s, OPEN, type="stt_sales") == 0, 15.0
+            server.wait_for, lambda s: value(s, OPEN, type="stt_sales") == 0, 30.0
         )
     finally:
         silent.close()
