@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest bench monitor clean frontend vitest
+.PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
 		--ws-ping-interval 20 --ws-ping-timeout 20
+
+# Several workers on one host: gunicorn with uvicorn workers in prometheus_client
+# multiprocess mode (gunicorn.conf.py; docs/scaling.md). Set REDIS_URL for several hosts.
+WORKERS ?= 4
+run-workers: $(STAMP) frontend
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
+		--workers $(WORKERS) vidai.asgi:application
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

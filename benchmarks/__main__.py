@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import Result
 
-NAMES = ("session", "bookkeeping", "render", "memory")
+NAMES = ("session", "bookkeeping", "render", "memory", "multiprocess")
 
 
 def _setup_django() -> None:
@@ -27,13 +27,14 @@ def _setup_django() -> None:
 
 
 def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
-    from . import bookkeeping, memory, render, session
+    from . import bookkeeping, memory, multiprocess, render, session
 
     return {
         "session": session.run,
         "bookkeeping": bookkeeping.run,
         "render": render.run,
         "memory": memory.run,
+        "multiprocess": multiprocess.run,
     }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metrics.exposition import exposed_registry, multiprocess_dir
+from metrics.fleet import FleetSummary, default_fleet
 from metrics.routing import tracked_endpoints
 from metrics.status import SocketSummary, summarize
 
@@ -23,6 +24,7 @@ def ws_endpoints() -> dict[str, str]:
 def build_status(summary: SocketSummary, *, active: bool, source: str) -> dict[str, Any]:
     """Return the status document: the seed's keys plus the additions in the README."""
     now = time.time()
+    active = _active(summary, active)
     endpoints = ws_endpoints()
     types = list(dict.fromkeys([*endpoints, *summary.counts]))
     counts = {socket_type: summary.counts.get(socket_type, 0) for socket_type in types}
@@ -38,9 +40,30 @@ def build_status(summary: SocketSummary, *, active: bool, source: str) -> dict[s
     }
 
 
-def local_summary() -> tuple[SocketSummary, str]:
-    """Summarise the registry /metrics exposes, and name where it came from."""
+def host_summary() -> tuple[SocketSummary, str]:
+    """Summarise the registry /metrics exposes here, and name where it came from."""
     return summarize(exposed_registry()), "multiprocess" if multiprocess_dir() else "process"
+
+
+def status_summary() -> tuple[SocketSummary, str]:
+    """Return the numbers the status document shows, and their source.
+
+    With ``VIDAI_STATUS_SOURCE=prometheus``: the whole fleet's, from a recent
+    Prometheus answer (source ``prometheus``); otherwise, or while Prometheus
+    does not answer, this host's. Never waits for Prometheus.
+    """
+    fleet = default_fleet()
+    reading = fleet.reading() if fleet is not None else None
+    if reading is not None:
+        return reading.summary, "prometheus"
+    return host_summary()
+
+
+def _active(summary: SocketSummary, active: bool) -> bool:
+    # Fleet view: this instance answers, and Prometheus sees at least one instance up.
+    if isinstance(summary, FleetSummary):
+        return active and summary.instances_up > 0
+    return active
 
 
 def status_etag(summary: SocketSummary, *, active: bool, source: str) -> str:
@@ -50,7 +73,12 @@ def status_etag(summary: SocketSummary, *, active: bool, source: str) -> str:
     its document and ages it by the time since its ``timestamp``.
     """
     state = json.dumps(
-        [active, source, sorted(summary.counts.items()), sorted(summary.oldest_start.items())],
+        [
+            _active(summary, active),
+            source,
+            sorted(summary.counts.items()),
+            sorted(summary.oldest_start.items()),
+        ],
         separators=(",", ":"),
     )
     return 'W/"' + hashlib.sha256(state.encode()).hexdigest()[:32] + '"'

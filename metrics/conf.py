@@ -43,7 +43,20 @@ DEFAULTS: dict[str, Any] = {
         "daphne.http_protocol",
         "django.channels.server",
     ),
+    # Multiprocess mode: seconds between a worker's re-derivations of its gauge files.
+    "WORKER_REFRESH_SECONDS": 1.0,
+    # Where the status JSON reads its counts: "local" (this process, or this
+    # host's workers) or "prometheus" (the fleet, from PROMETHEUS_URL's HTTP API).
+    "STATUS_SOURCE": "local",
+    # Prometheus base URL for the fleet view, the job its targets carry, the
+    # timeout of one query, and how long an answer is reused.
+    "PROMETHEUS_URL": None,
+    "PROMETHEUS_JOB": "vidai",
+    "PROMETHEUS_TIMEOUT": 1.0,
+    "FLEET_CACHE_SECONDS": 2.0,
 }
+
+STATUS_SOURCES: tuple[str, ...] = ("local", "prometheus")
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,12 @@ class ExporterSettings:
     age_buckets: tuple[float, ...]
     redact_loggers: tuple[str, ...]
     websocket_routes: str | None
+    worker_refresh_seconds: float = 1.0
+    status_source: str = "local"
+    prometheus_url: str | None = None
+    prometheus_job: str = "vidai"
+    prometheus_timeout: float = 1.0
+    fleet_cache_seconds: float = 2.0
 
 
 def _networks(value: Sequence[str] | None) -> tuple[IPNetwork, ...] | None:
@@ -72,6 +91,10 @@ def get_settings() -> ExporterSettings:
     unknown = set(merged) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"Unknown VIDAI_METRICS keys: {sorted(unknown)}")
+    if merged["STATUS_SOURCE"] not in STATUS_SOURCES:
+        raise ValueError(f"VIDAI_METRICS STATUS_SOURCE must be one of {STATUS_SOURCES}")
+    if merged["STATUS_SOURCE"] == "prometheus" and not merged["PROMETHEUS_URL"]:
+        raise ValueError('VIDAI_METRICS STATUS_SOURCE "prometheus" needs PROMETHEUS_URL')
     return ExporterSettings(
         token=merged["TOKEN"] or None,
         allowed_networks=_networks(merged["ALLOWED_NETWORKS"]),
@@ -80,6 +103,12 @@ def get_settings() -> ExporterSettings:
         age_buckets=tuple(sorted(float(b) for b in merged["AGE_BUCKETS"])),
         redact_loggers=tuple(merged["REDACT_LOGGERS"]),
         websocket_routes=merged["WEBSOCKET_ROUTES"],
+        worker_refresh_seconds=float(merged["WORKER_REFRESH_SECONDS"]),
+        status_source=merged["STATUS_SOURCE"],
+        prometheus_url=merged["PROMETHEUS_URL"] or None,
+        prometheus_job=merged["PROMETHEUS_JOB"],
+        prometheus_timeout=float(merged["PROMETHEUS_TIMEOUT"]),
+        fleet_cache_seconds=float(merged["FLEET_CACHE_SECONDS"]),
     )
 
 

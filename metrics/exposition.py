@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
+from prometheus_client import CollectorRegistry
 
-from prometheus_client import CollectorRegistry, multiprocess
-
+from .collector import MultiProcessSocketCollector
 from .tracker import default_tracker
+from .workers import multiprocess_dir
 
-
-def multiprocess_dir() -> str | None:
-    """Return prometheus_client's multiprocess directory, if one is configured."""
-    # prometheus_client still honours the old lower-case name too.
-    legacy = "prometheus_multiproc_dir"
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(legacy)
+__all__ = ["exposed_registry", "multiprocess_dir"]
 
 
 def exposed_registry() -> CollectorRegistry:
     """Return the registry to expose: every worker's files, or this process's registry."""
-    if multiprocess_dir():
+    directory = multiprocess_dir()
+    if directory:
         # prometheus_client's multiprocess guide: a fresh registry per scrape.
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(MultiProcessSocketCollector(directory))
         return registry
     return default_tracker().registry

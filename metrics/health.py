@@ -37,7 +37,10 @@ async def _probe() -> bool:
     if layer is None:
         return True
     try:
-        channel = await layer.new_channel("vidai-health.")
+        # The layer's default prefix: channels_redis reads every process-local
+        # channel through one receive loop on "specific.<client>!", and a channel
+        # made with another prefix is never read while a consumer holds that loop.
+        channel = await layer.new_channel()
         await layer.send(channel, {"type": "vidai.health"})
         message = await asyncio.wait_for(layer.receive(channel), _PROBE_TIMEOUT_SECONDS)
     except Exception as exc:

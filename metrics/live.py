@@ -110,6 +110,14 @@ class LiveSockets:
             starts = self._starts.get(socket_type)
             return len(starts) if starts is not None else 0
 
+    def type_state(self, socket_type: str) -> tuple[int, int | None, int]:
+        """Return a type's open count, oldest start and summed start times (ns), in one lock."""
+        with self._lock:
+            starts = self._starts.get(socket_type)
+            if not starts:
+                return 0, None, 0
+            return len(starts), starts[0], self._start_sums[socket_type]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._sockets)

@@ -20,6 +20,8 @@ from .collector import LiveSocketCollector
 from .conf import get_settings
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
+from .worker_gauges import WorkerGauges
+from .workers import multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +88,15 @@ class SocketTracker:
         duration_buckets: tuple[float, ...] | None = None,
         age_buckets: tuple[float, ...] | None = None,
         live: LiveSockets | None = None,
+        worker_files: bool = False,
     ) -> None:
         config = get_settings()
         self.registry = registry
         self.live = live if live is not None else LiveSockets()
+        # Multiprocess mode: the open-socket gauges also go to this worker's files.
+        self.worker_gauges = (
+            WorkerGauges(self.live, age_buckets or config.age_buckets) if worker_files else None
+        )
         self._instruments = SocketInstruments(
             registry, duration_buckets=duration_buckets or config.duration_buckets
         )
@@ -125,6 +132,8 @@ class SocketTracker:
             sent_messages=instruments.messages.labels(type=socket_type, direction="sent"),
             sent_bytes=instruments.message_bytes.labels(type=socket_type, direction="sent"),
         )
+        if self.worker_gauges is not None:
+            self.worker_gauges.declare(socket_type)
 
     def opened(
         self, socket_type: str, *, key: Hashable | None = None, user_id: str | None = None
@@ -133,6 +142,8 @@ class SocketTracker:
         children = self._children.get(socket_type) or self._declared(socket_type)
         key = self.live.add(socket_type, key=key, user_id=user_id)
         children.opened.inc()
+        if self.worker_gauges is not None:
+            self.worker_gauges.opened(socket_type)
         return key
 
     def closed(self, key: Hashable, *, code: object, initiator: str) -> bool:
@@ -145,6 +156,8 @@ class SocketTracker:
         reason = close_codes.close_reason(code)
         self._closed_child(sock.type, reason, initiator).inc()
         self._children[sock.type].duration.observe(self.live.lifetime(sock))
+        if self.worker_gauges is not None:
+            self.worker_gauges.closed(sock)
         return True
 
     def rejected(self, socket_type: str, reason: str) -> None:
@@ -192,10 +205,19 @@ def default_tracker() -> SocketTracker:
     """Return the process's tracker, created on first use on prometheus_client's REGISTRY.
 
     It reports every type declared by ``track()``, before or after its creation.
+    With ``PROMETHEUS_MULTIPROC_DIR`` set it also writes the worker's gauge files
+    and refreshes them in a daemon thread.
     """
     global _default
     if _default is None:
         with _declared_lock:
             if _default is None:
-                _default = SocketTracker(REGISTRY, types=tuple(_declared_types))
+                tracker = SocketTracker(
+                    REGISTRY,
+                    types=tuple(_declared_types),
+                    worker_files=multiprocess_dir() is not None,
+                )
+                if tracker.worker_gauges is not None:
+                    tracker.worker_gauges.start(get_settings().worker_refresh_seconds)
+                _default = tracker
     return _default

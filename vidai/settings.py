@@ -83,7 +83,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 times socket reads out after 5 s, exactly channels_redis's
+            # BZPOPMIN wait: an idle consumer would crash. Reads wait longer instead.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
         }
     }
 else:
@@ -102,6 +104,10 @@ VIDAI_METRICS = {
     "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS") or None,
     "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES") or None,
     "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
+    # Fleet view: the status JSON reads every instance's counts from Prometheus.
+    "STATUS_SOURCE": os.environ.get("VIDAI_STATUS_SOURCE") or "local",
+    "PROMETHEUS_URL": os.environ.get("VIDAI_PROMETHEUS_URL") or None,
+    "PROMETHEUS_JOB": os.environ.get("VIDAI_PROMETHEUS_JOB") or "vidai",
 }
 
 # Origins allowed to read the status JSON from a browser (no wildcard).

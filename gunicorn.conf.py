@@ -1,0 +1,36 @@
+"""gunicorn with uvicorn workers in prometheus_client's multiprocess mode.
+
+    make run-workers WORKERS=4            # or:
+    gunicorn -c gunicorn.conf.py vidai.asgi:application
+
+Every worker writes its metrics to PROMETHEUS_MULTIPROC_DIR; /metrics and the
+status JSON merge all of them. The directory is emptied when the master starts,
+a worker's live gauges are dropped when it exits and its counters folded into
+archive files (see metrics/workers.py and docs/scaling.md). Command-line
+options override what is set here.
+"""
+
+import os
+import tempfile
+
+# Before anything imports prometheus_client: it chooses file-backed values
+# on first import, from this variable.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "vidai-prometheus-multiproc")
+)
+# It must exist before the app loads (--preload loads it in the master);
+# on_starting empties it once, not on every config reload (HUP).
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from metrics.gunicorn import child_exit, on_starting, post_worker_init  # noqa: E402
+
+__all__ = ["child_exit", "on_starting", "post_worker_init"]
+
+bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+# WEB_CONCURRENCY, gunicorn's own variable, or 2 per CPU.
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1)))
+worker_class = "uvicorn_worker.UvicornWorker"
+# WebSockets are long-lived: give them time to close on a graceful restart.
+graceful_timeout = 30
+timeout = 30
+keepalive = 5

@@ -1,0 +1,227 @@
+"""One worker's open-socket gauges, written to prometheus_client's multiprocess files.
+
+With several workers, a scrape served by one of them must see every worker's
+open sockets, so each worker publishes what it holds into its own files and
+the scrape merges them (``metrics.collector.MultiProcessSocketCollector``):
+
+- ``vidai_websocket_connections`` (livesum) and
+  ``vidai_websocket_oldest_connection_start_time_seconds`` (livemin), the
+  contract's names;
+- for the age gauge histogram, two internal gauges (livesum) that the scrape
+  turns back into ``vidai_websocket_connection_age_seconds``: per bound, how
+  many sockets are *older* than it, and the sum of start times. An open never
+  changes either (a new socket is younger than every bound, and the start sum
+  gives the age sum at scrape time), so only a close of a socket that had
+  reached the smallest bound, and the passage of time, move them;
+- ``vidai_websocket_worker_refresh_time_seconds`` (liveall, ``pid`` label):
+  when this worker last re-derived everything, so a stuck worker shows.
+
+Counts, start times and start sums are re-published from the live registry
+(read under one lock with the write) on every open and close, so totals are
+exact at once; every ``interval`` a daemon thread re-derives all of them
+(self-correction) and moves sockets across age bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from prometheus_client import Gauge
+
+from .instruments import AGE, CONNECTIONS, OLDEST_START
+from .live import LiveSocket, LiveSockets
+from .workers import files_enabled, multiprocess_dir
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AGE_OLDER", "AGE_START_SUM", "WORKER_REFRESH", "WorkerGauges"]
+
+# Internal: only in the files, turned into the AGE gauge histogram at scrape time.
+AGE_OLDER: Final = AGE + "_older"
+AGE_START_SUM: Final = AGE + "_start_sum"
+WORKER_REFRESH: Final = "vidai_websocket_worker_refresh_time_seconds"
+
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _TypeGauges:
+    connections: Gauge
+    oldest: Gauge
+    start_sum: Gauge
+    older: tuple[Gauge, ...]
+    """One per age bound, in the order of the bounds."""
+
+
+def _bound_label(bound: float) -> str:
+    return repr(float(bound))
+
+
+class WorkerGauges:
+    """Publish a worker's live registry into its multiprocess files.
+
+    Made by ``SocketTracker(..., worker_files=True)``; needs
+    ``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client was imported.
+    The gauges are not registered on any registry: in multiprocess mode the
+    files are the registry, read by ``MultiProcessSocketCollector``.
+    """
+
+    def __init__(
+        self,
+        live: LiveSockets,
+        age_bounds: tuple[float, ...],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not files_enabled():
+            raise RuntimeError(
+                f"prometheus_client is not in multiprocess mode (PROMETHEUS_MULTIPROC_DIR="
+                f"{multiprocess_dir()!r}): set the variable before prometheus_client is imported"
+            )
+        self._live = live
+        self._bounds = age_bounds
+        self._smallest_bound = min(age_bounds, default=float("inf"))
+        self._clock = clock
+        # Held while reading the live registry and writing what was read, so a
+        # later write never carries an earlier reading.
+        self._lock = threading.Lock()
+        self._types: dict[str, _TypeGauges] = {}
+        # The oldest start last written per type: most opens and closes leave it.
+        self._oldest_written: dict[str, float] = {}
+        self._connections = Gauge(
+            CONNECTIONS,
+            "Open WebSocket connections (accepted, not yet closed).",
+            ["type"],
+            registry=None,
+            multiprocess_mode="livesum",
+        )
+        self._oldest = Gauge(
+            OLDEST_START,
+            "Unix time the oldest open WebSocket connection was accepted (+Inf when none).",
+            ["type"],
+            registry=None,
+            multiprocess_mode="livemin",
+        )
+        self._older = Gauge(
+            AGE_OLDER,
+            "Open WebSocket connections older than le seconds (internal).",
+            ["type", "le"],
+            registry=None,
+            multiprocess_mode="livesum",
+        )
+        self._start_sum = Gauge(
+            AGE_START_SUM,
+            "Sum of the Unix start times of open WebSocket connections (internal).",
+            ["type"],
+            registry=None,
+            multiprocess_mode="livesum",
+        )
+        self._refreshed = Gauge(
+            WORKER_REFRESH,
+            "Unix time each live worker last re-derived its socket gauges.",
+            registry=None,
+            multiprocess_mode="liveall",
+        )
+        # Nothing is open yet, so the (empty) files are in step now; without a
+        # refresh thread this stamp only ages, and the worker shows as stuck.
+        self._refreshed.set(clock())
+        self._thread: threading.Thread | None = None
+        self._thread_pid = 0
+        self._stop = threading.Event()
+
+    def declare(self, socket_type: str) -> None:
+        """Create a type's series in this worker's files, at its current values."""
+        with self._lock:
+            if socket_type not in self._types:
+                self._types[socket_type] = _TypeGauges(
+                    connections=self._connections.labels(type=socket_type),
+                    oldest=self._oldest.labels(type=socket_type),
+                    start_sum=self._start_sum.labels(type=socket_type),
+                    older=tuple(
+                        self._older.labels(type=socket_type, le=_bound_label(bound))
+                        for bound in self._bounds
+                    ),
+                )
+            self._publish_type(socket_type)
+
+    def opened(self, socket_type: str) -> None:
+        """Publish a type's count, oldest start and start sum after an open."""
+        with self._lock:
+            self._publish_counts(socket_type)
+
+    def closed(self, sock: LiveSocket) -> None:
+        """Publish a type after a close; its age counts too if it had reached a bound."""
+        with self._lock:
+            # A socket younger than every bound now was younger at the last
+            # publish too: no "older" count includes it, none needs moving.
+            if self._live.lifetime(sock) >= self._smallest_bound:
+                self._publish_type(sock.type)
+            else:
+                self._publish_counts(sock.type)
+
+    def refresh(self) -> None:
+        """Re-derive every gauge from the live registry and stamp the refresh time."""
+        with self._lock:
+            # Write everything, skipped oldest starts too: after a fork the
+            # files are new and only a full write puts them in step.
+            self._oldest_written.clear()
+            for socket_type in self._types:
+                self._publish_type(socket_type)
+            self._refreshed.set(self._clock())
+
+    def start(self, interval: float) -> None:
+        """Refresh every ``interval`` seconds in a daemon thread (again after a fork)."""
+        if self._thread is not None and self._thread_pid == os.getpid():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval, self._stop), name="vidai-worker-gauges", daemon=True
+        )
+        self._thread_pid = os.getpid()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the refresh thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None and self._thread_pid == os.getpid():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _run(self, interval: float, stop: threading.Event) -> None:
+        while True:
+            try:
+                self.refresh()
+            except Exception:
+                # The refresh time stops moving: the worker shows as stuck.
+                logger.exception("refreshing the worker's socket gauges failed")
+            if stop.wait(interval):
+                return
+
+    def _publish_counts(self, socket_type: str) -> None:
+        gauges = self._types.get(socket_type)
+        if gauges is None:
+            return
+        count, oldest_ns, start_sum_ns = self._live.type_state(socket_type)
+        gauges.start_sum.set(start_sum_ns / _NS)
+        oldest = float("inf") if oldest_ns is None else oldest_ns / _NS
+        if self._oldest_written.get(socket_type) != oldest:
+            gauges.oldest.set(oldest)
+            self._oldest_written[socket_type] = oldest
+        gauges.connections.set(count)
+
+    def _publish_type(self, socket_type: str) -> None:
+        gauges = self._types.get(socket_type)
+        if gauges is None:
+            return
+        snapshot = self._live.snapshot((socket_type,), self._bounds)[socket_type]
+        # Older first, count last: a scrape between the writes can only see a
+        # bucket briefly too full, never above the count it reads.
+        for gauge, (_bound, younger) in zip(gauges.older, snapshot.age_buckets[:-1], strict=True):
+            gauge.set(snapshot.open - younger)
+        self._publish_counts(socket_type)

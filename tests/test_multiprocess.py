@@ -1,0 +1,384 @@
+"""Many workers on one host: prometheus_client's multiprocess mode.
+
+The first tests run in this process: each simulated worker is a tracker whose
+values go to its own files, as prometheus_client's own tests do it (a
+``MultiProcessValue`` with a fixed process id, swapped in while the tracker
+makes its metrics). The last ones run a real gunicorn with uvicorn workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest, values
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.values import MultiProcessValue
+from websockets.asyncio.client import connect
+
+from metrics.collector import MultiProcessSocketCollector
+from metrics.live import LiveSockets
+from metrics.status import summarize
+from metrics.tracker import SocketTracker
+from metrics.worker_gauges import WorkerGauges
+from metrics.workers import archive_dead_worker, prepare_directory
+
+from .conftest import VIDAI_TYPES
+from .servers import value
+from .workers import Gunicorn, run_gunicorn
+
+OPEN = "vidai_websocket_connections"
+OPENED = "vidai_websocket_connections_opened_total"
+NS = 1_000_000_000
+
+
+class FakeClock:
+    """Wall clock and monotonic clock moving together, by hand."""
+
+    def __init__(self) -> None:
+        self.ns = 1_700_000_000 * NS
+
+    def wall_ns(self) -> int:
+        return self.ns
+
+    def monotonic_ns(self) -> int:
+        return self.ns
+
+    def seconds(self) -> float:
+        return self.ns / NS
+
+    def advance(self, seconds: float) -> None:
+        self.ns += int(seconds * NS)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A multiprocess directory for this test; values made meanwhile go to its files."""
+    path = tmp_path / "multiproc"
+    path.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
+    monkeypatch.setattr(values, "ValueClass", MultiProcessValue(lambda: 999))
+    yield path
+    values.close_all_multiprocess_files()  # type: ignore[no-untyped-call]
+
+
+def make_worker(pid: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SocketTracker:
+    """A tracker writing the files of worker ``pid``: every series it has is made here."""
+    previous = values.ValueClass
+    monkeypatch.setattr(values, "ValueClass", MultiProcessValue(lambda: pid))
+    try:
+        return SocketTracker(
+            CollectorRegistry(),
+            types=VIDAI_TYPES,
+            live=LiveSockets(clock.wall_ns, clock.monotonic_ns),
+            worker_files=True,
+        )
+    finally:
+        monkeypatch.setattr(values, "ValueClass", previous)
+
+
+def make_single(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SocketTracker:
+    """A one-process tracker (in-memory values), for comparison."""
+    previous = values.ValueClass
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
+    try:
+        return SocketTracker(
+            CollectorRegistry(),
+            types=VIDAI_TYPES,
+            live=LiveSockets(clock.wall_ns, clock.monotonic_ns),
+        )
+    finally:
+        monkeypatch.setattr(values, "ValueClass", previous)
+
+
+def merged(directory: Path, clock: FakeClock) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(MultiProcessSocketCollector(str(directory), clock=clock.seconds))
+    return registry
+
+
+def shape(registry: CollectorRegistry) -> dict[tuple[str, str], set[tuple[str, frozenset[str]]]]:
+    """Each vidai_ family's (name, type) and its samples' names and label names."""
+    text = generate_latest(registry).decode()
+    found: dict[tuple[str, str], set[tuple[str, frozenset[str]]]] = {}
+    for family in text_string_to_metric_families(text):
+        # One process adds _created series; the files never have them.
+        if family.name.startswith("vidai_") and not family.name.endswith("_created"):
+            found[(family.name, family.type)] = {
+                (s.name, frozenset(s.labels)) for s in family.samples if "_created" not in s.name
+            }
+    return found
+
+
+def samples(registry: CollectorRegistry) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in registry.collect()
+        if family.name.startswith("vidai_")
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_files_and_one_process_expose_the_same_contract(directory, clock, monkeypatch) -> None:
+    single = make_single(clock, monkeypatch)
+    worker = make_worker(1, clock, monkeypatch)
+    for tracker in (single, worker):
+        old = tracker.opened("call")
+        clock.advance(100)
+        tracker.opened("call")
+        short = tracker.opened("stt")
+        tracker.closed(short, code=1000, initiator="client")
+        tracker.rejected("stt_admin", "denied")
+        tracker.frames("call", received=3, received_bytes=30, sent=2, sent_bytes=20)
+        clock.advance(20)
+        tracker.closed(old, code=1006, initiator="client")
+        clock.advance(-120)  # the second tracker lives the same history
+    clock.advance(120)
+    assert worker.worker_gauges is not None
+    worker.worker_gauges.refresh()
+    files = merged(directory, clock)
+
+    refresh = ("vidai_websocket_worker_refresh_time_seconds", "gauge")
+    files_shape = shape(files)
+    assert files_shape.pop(refresh) == {
+        ("vidai_websocket_worker_refresh_time_seconds", frozenset({"pid"}))
+    }
+    assert files_shape == shape(single.registry)
+    expected = samples(single.registry)
+    actual = samples(files)
+    gsum = ("vidai_websocket_connection_age_seconds_gsum", frozenset({("type", "call")}))
+    assert actual.pop(gsum) == pytest.approx(expected.pop(gsum), abs=1e-3)
+    actual = {key: v for key, v in actual.items() if not key[0].startswith(refresh[0])}
+    assert actual == expected
+
+
+def test_totals_and_the_json_summary_add_up_over_workers(directory, clock, monkeypatch) -> None:
+    workers = [make_worker(pid, clock, monkeypatch) for pid in (11, 12, 13)]
+    opened = {"call": [2, 0, 3], "stt_room": [1, 1, 0]}
+    for socket_type, per_worker in opened.items():
+        for tracker, count in zip(workers, per_worker, strict=True):
+            for _ in range(count):
+                tracker.opened(socket_type)
+                clock.advance(1)
+    registry = merged(directory, clock)  # no refresh: open and close publish at once
+    for socket_type, per_worker in opened.items():
+        assert registry.get_sample_value(OPEN, {"type": socket_type}) == sum(per_worker)
+        assert registry.get_sample_value(OPENED, {"type": socket_type}) == sum(per_worker)
+    summary = summarize(registry)
+    assert summary.counts == {"call": 5, "stt": 0, "stt_room": 2, "stt_sales": 0, "stt_admin": 0}
+    assert summary.oldest_start["call"] == 1_700_000_000.0
+    assert summary.oldest_start["stt_room"] == 1_700_000_005.0
+    assert summary.oldest_start["stt"] is None
+    age = "vidai_websocket_connection_age_seconds"
+    assert registry.get_sample_value(age + "_gcount", {"type": "call"}) == 5
+
+
+def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
+    worker = make_worker(1, clock, monkeypatch)
+    assert worker.worker_gauges is not None
+    bucket = "vidai_websocket_connection_age_seconds_bucket"
+    old = worker.opened("call")
+    clock.advance(30)
+    worker.opened("call")
+    # Time moved a socket past the 10 s bound: only the refresh tick sees that.
+    assert merged(directory, clock).get_sample_value(bucket, {"type": "call", "le": "10.0"}) == 2
+    worker.worker_gauges.refresh()
+    assert merged(directory, clock).get_sample_value(bucket, {"type": "call", "le": "10.0"}) == 1
+    # A close is published at once, ages included.
+    worker.closed(old, code=1000, initiator="client")
+    registry = merged(directory, clock)
+    assert registry.get_sample_value(bucket, {"type": "call", "le": "10.0"}) == 1
+    assert registry.get_sample_value(bucket, {"type": "call", "le": "+Inf"}) == 1
+    assert registry.get_sample_value(OPEN, {"type": "call"}) == 1
+    gsum = "vidai_websocket_connection_age_seconds_gsum"
+    assert registry.get_sample_value(gsum, {"type": "call"}) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_a_dead_worker_is_folded_exactly_and_its_files_go(directory, clock, monkeypatch) -> None:
+    alive, dead = make_worker(21, clock, monkeypatch), make_worker(22, clock, monkeypatch)
+    for tracker in (alive, dead, dead):
+        key = tracker.opened("call")
+        clock.advance(3.5)
+        tracker.closed(key, code=1001, initiator="client")
+        tracker.opened("stt")
+    before = samples(merged(directory, clock))
+    assert before[(OPEN, frozenset({("type", "stt")}))] == 3
+
+    assert archive_dead_worker(22, str(directory)) == ["counter", "histogram"]
+    after = samples(merged(directory, clock))
+    # The dead worker's sockets are gone; every counter and histogram is unchanged.
+    assert after.pop((OPEN, frozenset({("type", "stt")}))) == 1
+    gsum = ("vidai_websocket_connection_age_seconds_gsum", frozenset({("type", "stt")}))
+    del after[gsum], before[gsum]  # ages: the clock is the same, the sockets not
+    changed = {key for key in after if after[key] != before.get(key)}
+    assert all("connection_age" in name or "refresh" in name for name, _ in changed), changed
+    assert {k: v for k, v in before.items() if k[0].endswith(("_total", "_sum", "_count"))} == {
+        k: v for k, v in after.items() if k[0].endswith(("_total", "_sum", "_count"))
+    }
+    assert not any(name.endswith("_22.db") for name in os.listdir(directory))
+    assert {"counter_archive.db", "histogram_archive.db"} <= set(os.listdir(directory))
+
+
+def test_scrapes_during_folds_never_count_a_dead_worker_twice_or_not_at_all(
+    directory, clock, monkeypatch
+) -> None:
+    pids = range(30, 42)
+    for pid in pids:
+        make_worker(pid, clock, monkeypatch).opened("call")
+    seen: list[float] = []
+    stop = threading.Event()
+
+    def scrape() -> None:
+        while not stop.is_set():
+            registry = merged(directory, clock)
+            seen.append(registry.get_sample_value(OPENED, {"type": "call"}) or 0.0)
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    try:
+        for pid in pids:
+            archive_dead_worker(pid, str(directory))
+    finally:
+        stop.set()
+        scraper.join(timeout=10)
+    assert seen
+    assert set(seen) == {float(len(pids))}
+    assert merged(directory, clock).get_sample_value(OPENED, {"type": "call"}) == len(pids)
+
+
+def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="before prometheus_client is imported"):
+        WorkerGauges(LiveSockets(), (10.0,))
+
+
+def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:
+    tracker = SocketTracker(CollectorRegistry(), types=("call",), worker_files=True)
+    gauges = tracker.worker_gauges
+    assert gauges is not None
+    gauges.start(0.02)
+    gauges.start(0.02)  # idempotent in one process
+    try:
+        registry = merged(directory, FakeClock())
+        for _ in range(200):
+            stamp = registry.get_sample_value(
+                "vidai_websocket_worker_refresh_time_seconds", {"pid": "999"}
+            )
+            if stamp:
+                break
+            threading.Event().wait(0.01)
+        assert stamp
+    finally:
+        gauges.stop()
+
+
+def test_prepare_directory_empties_a_previous_run(tmp_path) -> None:
+    path = tmp_path / "multiproc"
+    path.mkdir()
+    (path / "counter_123.db").write_bytes(b"old")
+    prepare_directory(str(path))
+    assert os.listdir(path) == []
+    prepare_directory(str(tmp_path / "new"))
+    assert (tmp_path / "new").is_dir()
+
+
+# A real gunicorn with uvicorn workers, in multiprocess mode.
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+    from .servers import migrate
+
+    sqlite_path = str(tmp_path_factory.mktemp("gunicorn-db") / "vidai.sqlite3")
+    migrate(sqlite_path)
+    with run_gunicorn(sqlite_path, workers=3) as live:
+        yield live
+
+
+def totals(gunicorn: Gunicorn) -> tuple[float, int]:
+    """Open calls per /metrics and per the status JSON."""
+    scraped = value(gunicorn.server.scrape(), OPEN, type="call")
+    status, body = gunicorn.server.get("/consultation/socket-status/")
+    assert status == 200
+    return scraped, json.loads(body)["sockets_by_type"]["call"]
+
+
+def wait_for_totals(gunicorn: Gunicorn, expected: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = totals(gunicorn)
+        if found == (expected, expected):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"/metrics and JSON say {found}, expected {expected}")
+        time.sleep(0.05)
+
+
+@pytest.mark.server
+async def test_sockets_spread_over_workers_add_up_and_leave_with_a_killed_worker(gunicorn):
+    clients = []
+    try:
+        # The kernel hands each connection to one worker: open until two have some.
+        for _ in range(20):
+            clients += [await connect(gunicorn.server.ws + "/ws/call/spread/") for _ in range(6)]
+            by_worker = gunicorn.open_by_worker("call")
+            if sum(1 for n in by_worker.values() if n) >= 2 and sum(by_worker.values()) == len(
+                clients
+            ):
+                break
+            await asyncio.sleep(0.05)
+        by_worker = gunicorn.open_by_worker("call")
+        assert sum(1 for n in by_worker.values() if n) >= 2, by_worker
+        await asyncio.to_thread(wait_for_totals, gunicorn, len(clients))
+        opened = value(gunicorn.server.scrape(), OPENED, type="call")
+
+        victim, lost = max(by_worker.items(), key=lambda item: item[1])
+        os.kill(victim, signal.SIGKILL)
+        await asyncio.to_thread(gunicorn.wait_for_workers, 3, not_in={victim})
+        await asyncio.to_thread(wait_for_totals, gunicorn, len(clients) - int(lost))
+        # Its counters stay: folded into the archive when the master reaped it.
+        assert value(gunicorn.server.scrape(), OPENED, type="call") == opened
+        assert not [name for name in gunicorn.files() if f"_{victim}." in name]
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+    await asyncio.to_thread(wait_for_totals, gunicorn, 0)
+
+
+@pytest.mark.server
+async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn) -> None:
+    async with connect(gunicorn.server.ws + "/ws/stt/") as held:
+        await held.send(b"frame")
+        await held.recv()
+        before = gunicorn.server.scrape()
+        counts = []
+        for _ in range(20):
+            workers = gunicorn.worker_pids()
+            holding = {pid for pid, n in gunicorn.open_by_worker("stt").items() if n}
+            victim = min(workers - holding)
+            os.kill(victim, signal.SIGKILL)
+            await asyncio.to_thread(gunicorn.wait_for_workers, 3, not_in={victim})
+            counts.append(len(gunicorn.files()))
+        after = gunicorn.server.scrape()
+    # 3 workers x 5 files (counter, histogram, livesum, livemin, liveall), the
+    # counter and histogram archives, and the lock file: after every restart.
+    assert counts == [3 * 5 + 2 + 1] * 20, gunicorn.files()
+    for name, labels in before:
+        if name.endswith("_total") and ("type", "stt") in labels:
+            assert after[(name, labels)] == before[(name, labels)], name
+    assert value(after, OPEN, type="stt") == 1

@@ -1,0 +1,139 @@
+"""A real gunicorn with uvicorn workers, and a real redis-server, on loopback, for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.mmap_dict import MmapedDict
+
+from .servers import ROOT, LiveServer, free_port, server_env
+
+
+@dataclass
+class Gunicorn:
+    """A running gunicorn master, its server address and its multiprocess directory."""
+
+    server: LiveServer
+    directory: Path
+
+    def worker_pids(self) -> set[int]:
+        """Live workers whose tracker has written all its files (the last ones at boot)."""
+        files = set(self.files())
+        pids = {int(name[: -len(".db")].rsplit("_", 1)[1]) for name in files if "liveall" in name}
+        kinds = ("counter", "histogram", "gauge_livesum", "gauge_livemin", "gauge_liveall")
+        return {pid for pid in pids if all(f"{kind}_{pid}.db" in files for kind in kinds)}
+
+    def files(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(path.name for path in self.directory.iterdir())
+
+    def open_by_worker(self, socket_type: str) -> dict[int, float]:
+        """Each live worker's own open-socket count for a type, read from its gauge file."""
+        counts = {}
+        for path in self.directory.glob("gauge_livesum_*.db"):
+            pid = int(path.stem.rsplit("_", 1)[1])
+            with contextlib.suppress(FileNotFoundError):
+                for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
+                    name, _sample, labels, _help = json.loads(key)
+                    if name == "vidai_websocket_connections" and labels["type"] == socket_type:
+                        counts[pid] = value
+        return counts
+
+    def wait_for_workers(self, count: int, *, not_in: set[int] = frozenset(), timeout: float = 30):
+        """Wait until ``count`` booted workers exist, none of them in ``not_in``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.worker_pids()
+            if len(pids) == count and not pids & not_in:
+                return pids
+            if self.server.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"workers {pids}, wanted {count} new:\n{self.server.log()}")
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def run_gunicorn(sqlite_path: str, *, workers: int = 3, **env: str) -> Iterator[Gunicorn]:
+    """Start gunicorn with the project's gunicorn.conf.py and the test app; stop it afterwards.
+
+    ``--preload`` makes a replacement worker a fork of a loaded app, so restarts are quick.
+    """
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="vidai-gunicorn-") as workdir:
+        directory = Path(workdir) / "multiproc"
+        log_path = Path(workdir) / "gunicorn.log"
+        full_env = server_env(sqlite_path, PROMETHEUS_MULTIPROC_DIR=str(directory), **env)
+        command = [
+            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--preload",
+            "--no-control-socket", "--graceful-timeout", "5", "tests.asgi_app:application",
+        ]  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=log)
+        server = LiveServer("gunicorn", port, process, log_path, full_env)
+        try:
+            live = Gunicorn(server, directory)
+            live.wait_for_workers(workers)
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(OSError):
+                    if server.get("/consultation/socket-status/")[0] == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not answer in 30s:\n{server.log()}")
+                time.sleep(0.1)
+            yield live
+        finally:
+            server.stop()
+
+
+@dataclass
+class Redis:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@contextlib.contextmanager
+def run_redis(redis_server: str) -> Iterator[Redis]:
+    """Start a throwaway redis-server on loopback (no persistence); stop it afterwards."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="vidai-redis-") as workdir:
+        command = [
+            redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", workdir,
+        ]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), 1) as conn,
+                ):
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+            yield Redis(port, process)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
