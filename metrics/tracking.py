@@ -30,6 +30,9 @@ class _State(enum.Enum):
     DONE = enum.auto()
 
 
+_OPEN = _State.OPEN
+
+
 class _Ending(enum.Enum):
     RETURNED = enum.auto()
     FAILED = enum.auto()
@@ -70,6 +73,7 @@ def _user_id(scope: Scope) -> str | None:
 # this many frames, or when this long has passed, so rates stay current.
 _FLUSH_FRAMES = 64
 _FLUSH_SECONDS = 1.0
+_now = time.monotonic
 
 
 class _Session:
@@ -99,12 +103,15 @@ class _Session:
         self.flushed_at = 0.0
 
     def wrap_receive(self, receive: Receive) -> Receive:
+        # The frame path is inlined: it runs for every frame of every socket.
         async def tracked_receive() -> Message:
             message = await receive()
-            if message.get("type") == "websocket.receive" and self.state is _State.OPEN:
+            if message.get("type") == "websocket.receive" and self.state is _OPEN:
                 self.received += 1
                 self.received_bytes += _payload_size(message)
-                self._frame_counted()
+                self.pending += 1
+                if self.pending >= _FLUSH_FRAMES or _now() - self.flushed_at >= _FLUSH_SECONDS:
+                    self._flush_frames()
             else:
                 self.on_receive(message)
             return message
@@ -113,10 +120,12 @@ class _Session:
 
     def wrap_send(self, send: Send) -> Send:
         async def tracked_send(message: Message) -> None:
-            if message.get("type") == "websocket.send" and self.state is _State.OPEN:
+            if message.get("type") == "websocket.send" and self.state is _OPEN:
                 self.sent += 1
                 self.sent_bytes += _payload_size(message)
-                self._frame_counted()
+                self.pending += 1
+                if self.pending >= _FLUSH_FRAMES or _now() - self.flushed_at >= _FLUSH_SECONDS:
+                    self._flush_frames()
             else:
                 self.on_send(message)
             await send(message)
@@ -156,7 +165,7 @@ class _Session:
 
     def _open(self) -> None:
         self.state = _State.OPEN
-        self.flushed_at = time.monotonic()
+        self.flushed_at = _now()
         try:
             self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
         except Exception:
@@ -178,11 +187,6 @@ class _Session:
         except Exception:
             self._tracking_error("reject")
 
-    def _frame_counted(self) -> None:
-        self.pending += 1
-        if self.pending >= _FLUSH_FRAMES or time.monotonic() - self.flushed_at >= _FLUSH_SECONDS:
-            self._flush_frames()
-
     def _flush_frames(self) -> None:
         if not self.pending:
             return
@@ -190,7 +194,7 @@ class _Session:
             self.received, self.received_bytes, self.sent, self.sent_bytes
         )  # fmt: skip
         self.pending = self.received = self.received_bytes = self.sent = self.sent_bytes = 0
-        self.flushed_at = time.monotonic()
+        self.flushed_at = _now()
         try:
             self.tracker.frames(
                 self.socket_type,

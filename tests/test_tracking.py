@@ -261,7 +261,7 @@ async def test_frames_reach_the_counters_during_a_long_session(registry, tracker
 
 async def test_a_slow_stream_is_counted_within_a_second(registry, tracker, monkeypatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr("metrics.tracking.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("metrics.tracking._now", lambda: now[0])
     communicator = WebsocketCommunicator(track("stt", Echo.as_asgi(), tracker=tracker), "/")
     await communicator.connect()
     await communicator.send_to(text_data="first")
