@@ -17,6 +17,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 # Close codes the consumers send (application range 4000-4999).
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_BAD_HANDSHAKE = 4403
+# The code disconnect() gets when a consumer ends without a websocket.disconnect.
+ABNORMAL_CLOSURE = 1006
 
 ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SIGNAL_TYPES = frozenset({"offer", "answer", "ice-candidate", "hangup", "mute", "unmute"})
@@ -35,9 +37,40 @@ def room_group(room: str) -> str:
 
 
 class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """JSON consumer that answers bad frames with an error instead of crashing."""
+    """JSON consumer that answers bad frames with an error instead of crashing.
+
+    Groups are joined with ``join`` and left with ``leave_groups``, so that a
+    consumer leaves them however it ends, not only through ``disconnect``.
+    """
 
     max_text_chars = MAX_SIGNAL_BYTES
+    joined: frozenset[str] = frozenset()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Channels calls disconnect() only for a websocket.disconnect it
+            # dispatches. A handler that raised first skips it: typically a
+            # relay to a client that has just gone (uvicorn's send raises
+            # ClientDisconnected). The dead channel would stay in its groups
+            # and get a copy of every broadcast, kept by the layer until one
+            # expires (60 s in memory) and a later call cleans it up.
+            if self.joined:
+                await self.disconnect(ABNORMAL_CLOSURE)
+                await self.leave_groups()
+
+    async def join(self, group: str) -> None:
+        """Add this consumer's channel to a group, remembering it for the way out."""
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined |= {group}
+
+    async def leave_groups(self) -> bool:
+        """Leave every group joined; return whether there was any. Idempotent."""
+        joined, self.joined = self.joined, frozenset()
+        for group in sorted(joined):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        return bool(joined)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if bytes_data is not None:
@@ -68,7 +101,7 @@ class CallConsumer(JsonConsumer):
             await self.close()
             return
         self.group = room_group(room)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(self.group)
         await self.accept()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -84,8 +117,7 @@ class CallConsumer(JsonConsumer):
             await self.send_json(event["signal"])
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.leave_groups()
 
 
 class SttConsumer(JsonConsumer):
@@ -135,7 +167,7 @@ class SttRoomConsumer(JsonConsumer):
             await self.close(code=CLOSE_BAD_HANDSHAKE)
             return
         self.role, self.display_name = role, name
-        await self.channel_layer.group_add(STT_ROOM_GROUP, self.channel_name)
+        await self.join(STT_ROOM_GROUP)
         await self._announce("joined")
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -158,8 +190,8 @@ class SttRoomConsumer(JsonConsumer):
         await self.send_json({key: value for key, value in event.items() if key != "type"})
 
     async def disconnect(self, code: int) -> None:
-        if self.role:
-            await self.channel_layer.group_discard(STT_ROOM_GROUP, self.channel_name)
+        # Leave first: the announcement is for the members who stay.
+        if await self.leave_groups():
             await self._announce("left")
 
     async def _announce(self, event: str) -> None:
@@ -173,7 +205,7 @@ class SttSalesConsumer(JsonConsumer):
     """Sales monitoring feed: every transcript segment from the stt streams."""
 
     async def connect(self) -> None:
-        await self.channel_layer.group_add(SALES_GROUP, self.channel_name)
+        await self.join(SALES_GROUP)
         await self.accept()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -186,7 +218,7 @@ class SttSalesConsumer(JsonConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(SALES_GROUP, self.channel_name)
+        await self.leave_groups()
 
 
 class SttAdminConsumer(JsonConsumer):
@@ -197,7 +229,7 @@ class SttAdminConsumer(JsonConsumer):
         if user is None or not user.is_authenticated or not user.is_staff:
             await self.close()
             return
-        await self.channel_layer.group_add(SALES_GROUP, self.channel_name)
+        await self.join(SALES_GROUP)
         await self.accept()
         await self.send_json({"type": "welcome", "feed": "admin"})
 
@@ -205,4 +237,4 @@ class SttAdminConsumer(JsonConsumer):
         await self.send_json({"type": "segment", "text": event.get("text", "")})
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(SALES_GROUP, self.channel_name)
+        await self.leave_groups()
