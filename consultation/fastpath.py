@@ -19,10 +19,9 @@ class StatusFastPath:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "http" or scope.get("path") != STATUS_PATH:
-            await self.app(scope, receive, send)
-            return
+            return await self.app(scope, receive, send)
         client = scope.get("client")
         request = StatusRequest(
             method=scope["method"],
@@ -39,3 +38,4 @@ class StatusFastPath:
             headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return None

@@ -7,6 +7,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# An app returns None by the spec; wrappers pass on whatever it returns (servers report it).
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[object]]
 
 __all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send"]

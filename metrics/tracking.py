@@ -236,14 +236,19 @@ class TrackedSocket:
         """The tracker this route counts into (the process default unless injected)."""
         return self._tracker if self._tracker is not None else default_tracker()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @property
+    def _path_routing(self) -> bool:
+        # Channels' URLRouter reads this to treat a route as a prefix for a
+        # nested router: a wrapped router must still look like one.
+        return getattr(self.app, "_path_routing", False) is True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
-            await self.app(scope, receive, send)
-            return
+            return await self.app(scope, receive, send)
         session = _Session(self.tracker, self.socket_type, scope)
         ending = _Ending.RETURNED
         try:
-            await self.app(scope, session.wrap_receive(receive), session.wrap_send(send))
+            return await self.app(scope, session.wrap_receive(receive), session.wrap_send(send))
         except asyncio.CancelledError:
             ending = _Ending.CANCELLED
             raise

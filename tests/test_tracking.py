@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import URLRouter
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
+from django.urls import path
 from prometheus_client import CollectorRegistry
 
 from metrics import track, unrouted
@@ -272,3 +274,42 @@ async def test_a_slow_stream_is_counted_within_a_second(registry, tracker, monke
     await communicator.receive_from()
     assert value(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 2
     await communicator.disconnect()
+
+
+async def test_the_wrapper_returns_what_the_app_returns(registry, tracker) -> None:
+    # Servers report an app that returns a value (uvicorn logs it and closes
+    # the connection): the wrapper must not hide it, whatever the scope.
+    async def returns_a_value(scope, receive, send) -> object:
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1000})
+        return "not None"
+
+    wrapped = track("stt", returns_a_value, tracker=tracker)
+    assert await wrapped({"type": "http"}, None, None) == "not None"
+    communicator = ApplicationCommunicator(wrapped, {"type": "websocket", "path": "/"})
+    await communicator.send_input({"type": "websocket.connect"})
+    assert await communicator.receive_output() == {"type": "websocket.accept"}
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 1000}
+    assert await communicator.future == "not None"
+    assert value(registry, "vidai_websocket_connections_opened_total", type="stt") == 1
+    assert value(registry, CLOSED, type="stt", reason="normal", initiator="server") == 1
+    assert_balanced(registry, "stt", 0)
+
+
+async def test_a_wrapped_router_nested_in_another_still_routes(registry, tracker) -> None:
+    inner = URLRouter([path("echo/", Echo.as_asgi())])
+    assert track("call", inner, tracker=tracker)._path_routing is True
+    assert track("call", Echo.as_asgi(), tracker=tracker)._path_routing is False
+    outer = URLRouter([path("ws/", track("call", inner, tracker=tracker))])
+    communicator = WebsocketCommunicator(outer, "/ws/echo/")
+    connected, _ = await communicator.connect()
+    assert connected
+    assert_balanced(registry, "call", 1)
+    await communicator.send_to(text_data="routed")
+    assert await communicator.receive_from() == "routed"
+    await communicator.disconnect()
+    assert_balanced(registry, "call", 0)
+    assert value(registry, "vidai_websocket_connections_opened_total", type="call") == 1
+    assert value(registry, CLOSED, type="call", reason="normal", initiator="client") == 1
