@@ -26,6 +26,8 @@ STT_ROOM_ROLES = frozenset({"doctor", "patient", "interpreter", "nurse", "observ
 MAX_NAME_LENGTH = 64
 MAX_SIGNAL_BYTES = 64 * 1024
 MAX_TRANSCRIPT_CHARS = 4000
+# Arrays and objects in a client frame: SDP and ICE need a few levels, never dozens.
+MAX_NESTING = 16
 
 SALES_GROUP = "stt-sales"
 STT_ROOM_GROUP = "stt-room"
@@ -45,6 +47,10 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     max_text_chars = MAX_SIGNAL_BYTES
     joined: frozenset[str] = frozenset()
+    frame_types: frozenset[str] = frozenset()
+    """The ``type`` values a client may send; any other frame gets an error reply."""
+    default_frame_type: str | None = None
+    """The type of a frame that names none; None: a frame must name its type."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -81,19 +87,49 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             content = await self.decode_json(text_data)
-        except ValueError:
-            await self.send_json({"type": "error", "error": "invalid JSON"})
+        except (ValueError, RecursionError):  # deep nesting exhausts the decoder's stack
+            await self.send_error("invalid JSON")
+            return
+        if not isinstance(content, dict):
+            await self.send_error("expected a JSON object")
+            return
+        if _nesting_depth(content) > MAX_NESTING:
+            await self.send_error("message nested too deeply")
+            return
+        kind = content.get("type", self.default_frame_type)
+        if not isinstance(kind, str) or kind not in self.frame_types:
+            await self.send_error("unknown message type")
             return
         await self.receive_json(content)
 
     async def receive_bytes(self, data: bytes) -> None:
-        await self.send_json({"type": "error", "error": "binary frames are not accepted"})
+        await self.send_error("binary frames are not accepted")
+
+    async def send_error(self, error: str) -> None:
+        """Answer a frame the consumer cannot use; the socket stays open."""
+        await self.send_json({"type": "error", "error": error})
+
+
+def _nesting_depth(content: object) -> int:
+    """How deeply arrays and objects nest in decoded JSON, counted without recursion."""
+    deepest = 0
+    pending = [(content, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:  # deeper is already too deep: stop looking
+                pending.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 class CallConsumer(JsonConsumer):
     """WebRTC signalling relay between the peers of one room."""
 
     group: str = ""
+    frame_types = SIGNAL_TYPES
 
     async def connect(self) -> None:
         room = self.scope["url_route"]["kwargs"].get("room", "")
@@ -105,9 +141,6 @@ class CallConsumer(JsonConsumer):
         await self.accept()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict) or content.get("type") not in SIGNAL_TYPES:
-            await self.send_json({"type": "error", "error": "unknown signal type"})
-            return
         await self.channel_layer.group_send(
             self.group, {"type": "call.signal", "signal": content, "sender": self.channel_name}
         )
@@ -124,6 +157,7 @@ class SttConsumer(JsonConsumer):
     """Speech-to-text stream: acks audio frames, relays transcript segments to sales."""
 
     frames = 0
+    frame_types = frozenset({"segment"})
 
     async def connect(self) -> None:
         self.frames = 0
@@ -134,15 +168,13 @@ class SttConsumer(JsonConsumer):
         await self.send_json({"type": "ack", "seq": self.frames, "bytes": len(data)})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict) or content.get("type") != "segment":
-            await self.send_json({"type": "error", "error": "expected a segment"})
-            return
         text = content.get("text")
         if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
-            await self.send_json({"type": "error", "error": "segment text is missing or too long"})
+            await self.send_error("segment text is missing or too long")
             return
-        segment = {"type": "segment", "text": text, "final": bool(content.get("final", False))}
-        await self.channel_layer.group_send(SALES_GROUP, {"type": "transcript.event", **segment})
+        # The event's own keys last: nothing a client sends can set its type.
+        event = {"text": text, "final": bool(content.get("final", False))}
+        await self.channel_layer.group_send(SALES_GROUP, {**event, "type": "transcript.event"})
         self.frames += 1
         await self.send_json({"type": "ack", "seq": self.frames})
 
@@ -155,6 +187,8 @@ class SttRoomConsumer(JsonConsumer):
     """
 
     query_params = ("role", "name")
+    frame_types = frozenset({"segment"})
+    default_frame_type = "segment"
     role = ""
     display_name = ""
 
@@ -171,9 +205,9 @@ class SttRoomConsumer(JsonConsumer):
         await self._announce("joined")
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        text = content.get("text") if isinstance(content, dict) else None
+        text = content.get("text")
         if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
-            await self.send_json({"type": "error", "error": "expected {'text': ...}"})
+            await self.send_error("expected {'text': ...}")
             return
         await self.channel_layer.group_send(
             STT_ROOM_GROUP,
@@ -204,17 +238,18 @@ class SttRoomConsumer(JsonConsumer):
 class SttSalesConsumer(JsonConsumer):
     """Sales monitoring feed: every transcript segment from the stt streams."""
 
+    frame_types = frozenset({"ping"})
+
     async def connect(self) -> None:
         await self.join(SALES_GROUP)
         await self.accept()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+        await self.send_json({"type": "pong"})
 
     async def transcript_event(self, event: dict[str, Any]) -> None:
         await self.send_json(
-            {key: value for key, value in event.items() if key != "type"} | {"type": "segment"}
+            {"type": "segment", "text": event["text"], "final": event.get("final", False)}
         )
 
     async def disconnect(self, code: int) -> None:
@@ -223,6 +258,8 @@ class SttSalesConsumer(JsonConsumer):
 
 class SttAdminConsumer(JsonConsumer):
     """Staff-only admin feed; any other user's handshake is denied (HTTP 403)."""
+
+    frame_types = frozenset({"ping"})
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -233,8 +270,11 @@ class SttAdminConsumer(JsonConsumer):
         await self.accept()
         await self.send_json({"type": "welcome", "feed": "admin"})
 
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        await self.send_json({"type": "pong"})
+
     async def transcript_event(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "segment", "text": event.get("text", "")})
+        await self.send_json({"type": "segment", "text": event["text"]})
 
     async def disconnect(self, code: int) -> None:
         await self.leave_groups()
