@@ -92,12 +92,21 @@ class LiveServer:
         return parse_samples(body.decode())
 
     def wait_for(self, predicate: object, timeout: float = 10.0) -> dict[SeriesKey, float]:
-        """Scrape until ``predicate(samples)`` holds; fail with the last samples after timeout."""
+        """Scrape until ``predicate(samples)`` holds; fail with the last samples after timeout.
+
+        A scrape that times out or is refused is retried: under load a slow
+        answer is not a wrong one. Only the condition failing to hold fails.
+        """
         deadline = time.monotonic() + timeout
+        samples: dict[SeriesKey, float] | str = "no scrape answered"
         while True:
-            samples = self.scrape()
-            if predicate(samples):  # type: ignore[operator]
-                return samples
+            try:
+                samples = self.scrape()
+            except OSError as error:  # urllib's timeouts and refusals
+                samples = f"last scrape failed: {error!r}"
+            else:
+                if predicate(samples):  # type: ignore[operator]
+                    return samples
             if time.monotonic() > deadline:
                 raise AssertionError(f"condition not met within {timeout}s: {samples}")
             time.sleep(0.05)

@@ -1,29 +1,26 @@
 """Soak: 2,000 concurrent sockets churning for 60 s, plus 200 status polls a second,
 against one uvicorn process on loopback. Zero errors, exact counts, memory back.
 
-Memory is compared with an identical round run first. After load, a CPython
-server's resident memory is the high-water mark of that load rather than what
-it still uses: glibc keeps freed heap pages, and each closed uvicorn socket
-keeps its protocol (with about 50 KB of permessage-deflate zlib state) in a
-reference cycle until the next full garbage collection, so how much of the
-heap was garbage at the busiest moment depends on when that collection ran.
-Measured over rounds, the live heap comes back exactly while resident memory
-after a round varies by up to 14%, and the most a round reached by 5%. So the
-baseline is the warm-up round's peak: a leak shows as the soak ending above
-it. tests/test_memory.py counts what a closed socket leaves behind exactly.
+Nothing here depends on how fast the machine is: open sockets are counted by
+the clients (a scrape of a saturated server can take longer than the load
+lasts), scrapes that time out are retried, and memory is what the server
+retains after a full garbage collection (``tests/soak_app.py``), compared
+with the same measure after an identical warm-up round. tests/test_memory.py
+counts what one closed socket leaves behind exactly.
 """
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
 from collections.abc import Awaitable
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from .servers import LiveServer, run_server, value
+from .soak_app import HEAP_PATH
 
 pytestmark = [
     pytest.mark.server,
@@ -56,6 +53,13 @@ class Tally:
         self.opened: Counter[str] = Counter()
         self.errors: list[str] = []
         self.polls = 0
+        self.open_now = 0
+        self.most_open = 0
+
+    def socket_opened(self, socket_type: str) -> None:
+        self.opened[socket_type] += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
 
 
 async def churn(server: LiveServer, n: int, deadline: float, tally: Tally) -> None:
@@ -71,13 +75,16 @@ async def churn(server: LiveServer, n: int, deadline: float, tally: Tally) -> No
             async with connect(
                 server.ws + PATHS[socket_type].format(n=n % 50), open_timeout=30, close_timeout=30
             ) as ws:
-                tally.opened[socket_type] += 1
-                if socket_type == "stt":
-                    await ws.send(b"\0" * 320)
-                    await ws.recv()
-                # Hold 5-15 s, but not past the deadline: a round ends on time.
-                hold = rng.uniform(5, 15)
-                await asyncio.sleep(min(hold, max(0.0, deadline - time.monotonic())))
+                tally.socket_opened(socket_type)
+                try:
+                    if socket_type == "stt":
+                        await ws.send(b"\0" * 320)
+                        await ws.recv()
+                    # Hold 5-15 s, but not past the deadline: a round ends on time.
+                    hold = rng.uniform(5, 15)
+                    await asyncio.sleep(min(hold, max(0.0, deadline - time.monotonic())))
+                finally:
+                    tally.open_now -= 1
         except Exception as error:  # every failure is a finding: record it
             tally.errors.append(f"{socket_type}: {type(error).__name__}: {error}")
 
@@ -109,36 +116,15 @@ async def poll(port: int, deadline: float, tally: Tally) -> None:
         writer.close()
 
 
-async def peak_open(server: LiveServer, deadline: float) -> float:
-    """The most sockets /metrics showed open at once, sampled every few seconds."""
-    peak = 0.0
-    while time.monotonic() < deadline:
-        await asyncio.sleep(3)
-        samples = await asyncio.to_thread(server.scrape)
-        peak = max(peak, totals(samples, "vidai_websocket_connections"))
-    return peak
-
-
 def totals(samples, name: str) -> float:
     return sum(v for (sample_name, _), v in samples.items() if sample_name == name)
 
 
-def resident_bytes(server: LiveServer) -> float:
-    status, body = server.get("/metrics?name[]=process_resident_memory_bytes")
-    assert status == 200
-    for family in text_string_to_metric_families(body.decode()):
-        if family.name == "process_resident_memory_bytes":
-            return float(family.samples[0].value)
-    raise AssertionError("the server exports no resident memory figure")
-
-
-def peak_resident_bytes(server: LiveServer) -> float:
-    """The most resident memory the server process has had so far (Linux's VmHWM)."""
-    with open(f"/proc/{server.process.pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) * 1024
-    raise AssertionError("the kernel reports no peak resident memory")
+def retained(server: LiveServer) -> dict[str, int]:
+    """What the server holds after a full collection (see tests/soak_app.py)."""
+    status, body = server.get(HEAP_PATH)
+    assert status == 200, body
+    return json.loads(body)
 
 
 def load(server: LiveServer, deadline: float, tally: Tally) -> list[Awaitable[None]]:
@@ -150,9 +136,9 @@ def load(server: LiveServer, deadline: float, tally: Tally) -> list[Awaitable[No
 
 
 async def test_soak(sqlite_path: str) -> None:
-    with run_server("uvicorn", sqlite_path, app="vidai.asgi:application") as server:
-        # Warm up with a round identical to the soak; the baseline is the most
-        # memory it took (see the module docstring).
+    with run_server("uvicorn", sqlite_path, app="tests.soak_app:application") as server:
+        # Warm up with a round identical to the soak: whatever the first load
+        # allocates for good (caches, interned strings, pools) is in the baseline.
         warm = Tally()
         await asyncio.gather(*load(server, time.monotonic() + SECONDS, warm))
         assert warm.errors == [], warm.errors[:10]
@@ -160,19 +146,23 @@ async def test_soak(sqlite_path: str) -> None:
             value(s, "vidai_websocket_connections", type=t) == 0 for t in PATHS
         )
         before = await asyncio.to_thread(server.wait_for, idle, 60)
-        baseline = peak_resident_bytes(server)
+        baseline = retained(server)
 
         tally = Tally()
-        deadline = time.monotonic() + SECONDS
-        peak = await asyncio.gather(peak_open(server, deadline), *load(server, deadline, tally))
+        await asyncio.gather(*load(server, time.monotonic() + SECONDS, tally))
         after = await asyncio.to_thread(server.wait_for, idle, 60)
+        held = retained(server)
 
+        print(f"soak: {sum(tally.opened.values())} sessions, {tally.most_open} open at most,",
+              f"{tally.polls} polls; retained before {baseline}, after {held}")  # fmt: skip
         assert tally.errors == [], tally.errors[:10]
-        assert tally.polls >= POLLS_PER_SECOND * SECONDS * 0.9, tally.polls
-        # 2,000 client slots, each reconnecting as soon as it closes; how many a
-        # sample every 3 s finds open depends on handshake latency on the machine.
-        assert peak[0] >= SOCKETS * 0.5
+        # Each slot holds its socket 5-15 s and reconnects at once, so once
+        # arrivals have ramped up nearly every slot is open.
+        assert tally.most_open >= SOCKETS * 0.9, tally.most_open
         assert sum(tally.opened.values()) >= SOCKETS * 3  # and really churning
+        # The status JSON kept answering: every poll was a 200 (errors above)
+        # and pollers were not starved. Its latency under load is benchmarked.
+        assert tally.polls >= POLLS_PER_SECOND * SECONDS * 0.5, tally.polls
         for socket_type, count in tally.opened.items():
             opened = value(after, OPENED, type=socket_type) - value(
                 before, OPENED, type=socket_type
@@ -182,5 +172,6 @@ async def test_soak(sqlite_path: str) -> None:
             before, CLOSED
         )
         assert value(after, "vidai_websocket_tracking_errors_total", stage="close") == 0
-        resident = resident_bytes(server)
-        assert resident <= baseline * 1.10, (resident, baseline)
+        # About 10,000 sessions: a leak of one object per 20 sessions shows.
+        assert held["objects"] <= baseline["objects"] + 500, (held, baseline)
+        assert held["resident_bytes"] <= baseline["resident_bytes"] * 1.10, (held, baseline)
