@@ -1,21 +1,56 @@
 """WebSocket status exporter for Django Channels.
 
 Wrap each WebSocket route with ``track("type", app)``, add ``unrouted()`` last,
-and include ``metrics.urls`` for ``/metrics``. See the README.
+wrap the whole WebSocket stack with ``track_rejections()``, and include
+``metrics.urls`` for ``/metrics``. See the README.
+
+The names that pull in Django views or channel layers (``SocketStatusService``,
+``StatusFastPath``) are imported on first use, so importing the package stays
+cheap (a gunicorn master imports it for its hooks).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .close_codes import CLOSE_REASONS, REJECT_REASONS, close_reason
 from .tracker import SocketTracker, default_tracker
 from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 
+if TYPE_CHECKING:
+    from .fastpath import StatusFastPath
+    from .rejections import RejectionTracker, track_rejections
+    from .services import SocketStatusService
+
 __all__ = [
     "CLOSE_REASONS",
     "REJECT_REASONS",
+    "RejectionTracker",
+    "SocketStatusService",
     "SocketTracker",
+    "StatusFastPath",
     "TrackedSocket",
     "UnroutedSocket",
     "close_reason",
     "default_tracker",
     "track",
+    "track_rejections",
     "unrouted",
 ]
+
+_LAZY = {
+    "RejectionTracker": "rejections",
+    "SocketStatusService": "services",
+    "StatusFastPath": "fastpath",
+    "track_rejections": "rejections",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'metrics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,9 @@
 - ``vidai_metrics.W001``: /metrics readable from anywhere without a token, DEBUG off.
 - ``vidai_metrics.W002``: a WebSocket route not wrapped with ``track()``.
 - ``vidai_metrics.E001``: the multiprocess directory is missing or not writable.
-- ``vidai_metrics.E002``: ``WEBSOCKET_ROUTES`` cannot be imported.
+- ``vidai_metrics.E002``: the WebSocket routes (``WEBSOCKET_ROUTES``, or
+  ``ASGI_APPLICATION`` when it is unset) cannot be imported.
+- ``vidai_metrics.E003``: a ``VIDAI_METRICS`` value is invalid (one error each).
 """
 
 from __future__ import annotations
@@ -16,15 +18,29 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .access import allowed_networks
-from .conf import LOOPBACK_NETWORKS, get_settings
+from .conf import LOOPBACK_NETWORKS, get_settings, settings_problems
 from .exposition import multiprocess_dir
-from .redaction import routes_for
-from .routing import untracked_routes
+from .routing import project_routes, untracked_routes
+
+
+@register()
+def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
+    """Report every invalid ``VIDAI_METRICS`` value."""
+    return [
+        Error(
+            problem,
+            hint="See the README's Settings section for each key's form.",
+            id="vidai_metrics.E003",
+        )
+        for problem in settings_problems()
+    ]
 
 
 @register(Tags.security, deploy=True)
 def check_metrics_protected(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when /metrics is readable by any network without a token and DEBUG is off."""
+    if settings_problems():
+        return []  # E003 says what is wrong first
     config = get_settings()
     if settings.DEBUG or config.token:
         return []
@@ -46,16 +62,17 @@ def check_metrics_protected(app_configs: Sequence[Any] | None, **kwargs: Any) ->
 def check_websocket_routes_tracked(
     app_configs: Sequence[Any] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Warn about WebSocket routes in ``WEBSOCKET_ROUTES`` that nothing counts."""
-    dotted = get_settings().websocket_routes
-    if not dotted:
+    """Warn about WebSocket routes of the project that nothing counts."""
+    if settings_problems():
         return []
     try:
-        routes = routes_for(dotted)
+        routes = project_routes()
     except ImportError as error:
+        dotted = get_settings().websocket_routes or settings.ASGI_APPLICATION
         return [
             Error(
-                f"VIDAI_METRICS['WEBSOCKET_ROUTES'] = {dotted!r} cannot be imported: {error}",
+                f"The WebSocket routes {dotted!r} cannot be imported: {error}",
+                hint="Set VIDAI_METRICS['WEBSOCKET_ROUTES'] to the dotted path of the route list.",
                 id="vidai_metrics.E002",
             )
         ]

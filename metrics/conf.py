@@ -1,20 +1,27 @@
-"""The exporter's settings: defaults in one place, read lazily from Django.
+"""The exporter's settings and process state: defaults in one place, read lazily.
 
 ``settings.VIDAI_METRICS`` overrides any key of ``DEFAULTS``. The merged value
-is cached and dropped on ``setting_changed``, so ``override_settings`` works.
+is cached, and so is everything derived from settings (``cached_per_settings``);
+one ``setting_changed`` receiver drops them all, so ``override_settings`` works.
+Invalid values are reported by the system check ``vidai_metrics.E003``; code
+reading them meanwhile gets ``ImproperlyConfigured`` with the same message.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from .ratelimit import parse_rate
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "DURATION_BUCKETS": (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400),
     # Live age gauge-histogram buckets (seconds).
     "AGE_BUCKETS": (10, 60, 300, 900, 1800, 3600, 7200, 14400),
-    # Dotted path to the WebSocket routes, so logged socket paths become templates.
+    # Dotted path to the WebSocket routes; None: found in ASGI_APPLICATION.
     "WEBSOCKET_ROUTES": None,
     # Loggers whose records get WebSocket paths templated and query strings cut.
     "REDACT_LOGGERS": (
@@ -45,6 +52,11 @@ DEFAULTS: dict[str, Any] = {
     ),
     # Multiprocess mode: seconds between a worker's re-derivations of its gauge files.
     "WORKER_REFRESH_SECONDS": 1.0,
+    # Status JSON requests per client, "REQUESTS/SECONDS" (bursts up to REQUESTS);
+    # None or "0": no limit. One address may be a whole clinic behind NAT.
+    "STATUS_RATE_LIMIT": "600/60",
+    # Origins whose pages may read the status JSON (CORS); never a wildcard.
+    "STATUS_CORS_ORIGINS": (),
     # Where the status JSON reads its counts: "local" (this process, or this
     # host's workers) or "prometheus" (the fleet, from PROMETHEUS_URL's HTTP API).
     "STATUS_SOURCE": "local",
@@ -57,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 STATUS_SOURCES: tuple[str, ...] = ("local", "prometheus")
+# Settings whose change drops every cached value derived from settings.
+_WATCHED_SETTINGS = frozenset({"VIDAI_METRICS", "ASGI_APPLICATION", "CHANNEL_LAYERS", "DEBUG"})
 
 
 @dataclass(frozen=True)
@@ -70,49 +84,160 @@ class ExporterSettings:
     age_buckets: tuple[float, ...]
     redact_loggers: tuple[str, ...]
     websocket_routes: str | None
-    worker_refresh_seconds: float = 1.0
-    status_source: str = "local"
-    prometheus_url: str | None = None
-    prometheus_job: str = "vidai"
-    prometheus_timeout: float = 1.0
-    fleet_cache_seconds: float = 2.0
+    worker_refresh_seconds: float
+    status_rate_limit: tuple[int, float] | None
+    status_cors_origins: tuple[str, ...]
+    status_source: str
+    prometheus_url: str | None
+    prometheus_job: str
+    prometheus_timeout: float
+    fleet_cache_seconds: float
 
 
-def _networks(value: Sequence[str] | None) -> tuple[IPNetwork, ...] | None:
-    if value is None:
-        return None
-    return tuple(ipaddress.ip_network(item, strict=False) for item in value)
+_T = TypeVar("_T")
+_resets: list[Callable[[], None]] = []
 
 
-@functools.cache
-def get_settings() -> ExporterSettings:
-    """Return the exporter settings, merged over ``DEFAULTS``."""
-    merged = {**DEFAULTS, **getattr(settings, "VIDAI_METRICS", {})}
-    unknown = set(merged) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"Unknown VIDAI_METRICS keys: {sorted(unknown)}")
-    if merged["STATUS_SOURCE"] not in STATUS_SOURCES:
-        raise ValueError(f"VIDAI_METRICS STATUS_SOURCE must be one of {STATUS_SOURCES}")
-    if merged["STATUS_SOURCE"] == "prometheus" and not merged["PROMETHEUS_URL"]:
-        raise ValueError('VIDAI_METRICS STATUS_SOURCE "prometheus" needs PROMETHEUS_URL')
-    return ExporterSettings(
-        token=merged["TOKEN"] or None,
-        allowed_networks=_networks(merged["ALLOWED_NETWORKS"]),
-        trusted_proxies=_networks(merged["TRUSTED_PROXIES"]),
-        duration_buckets=tuple(float(b) for b in merged["DURATION_BUCKETS"]),
-        age_buckets=tuple(sorted(float(b) for b in merged["AGE_BUCKETS"])),
-        redact_loggers=tuple(merged["REDACT_LOGGERS"]),
-        websocket_routes=merged["WEBSOCKET_ROUTES"],
-        worker_refresh_seconds=float(merged["WORKER_REFRESH_SECONDS"]),
-        status_source=merged["STATUS_SOURCE"],
-        prometheus_url=merged["PROMETHEUS_URL"] or None,
-        prometheus_job=merged["PROMETHEUS_JOB"],
-        prometheus_timeout=float(merged["PROMETHEUS_TIMEOUT"]),
-        fleet_cache_seconds=float(merged["FLEET_CACHE_SECONDS"]),
-    )
+def cached_per_settings(func: Callable[[], _T]) -> Callable[[], _T]:
+    """Cache a value derived from settings until a watched setting changes."""
+    cached = functools.cache(func)
+    _resets.append(cached.cache_clear)
+    return functools.wraps(func)(cached)
+
+
+def on_settings_change(reset: Callable[[], None]) -> Callable[[], None]:
+    """Register a function that drops process state derived from settings."""
+    _resets.append(reset)
+    return reset
 
 
 @receiver(setting_changed)
-def _drop_cached_settings(*, setting: str, **kwargs: object) -> None:
-    if setting == "VIDAI_METRICS":
-        get_settings.cache_clear()
+def _reset_derived_state(*, setting: str, **kwargs: object) -> None:
+    if setting in _WATCHED_SETTINGS:
+        for reset in _resets:
+            reset()
+
+
+def _is_text_sequence(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+
+
+def _networks(key: str, value: object, problems: list[str]) -> tuple[IPNetwork, ...] | None:
+    if value is None:
+        return None
+    if not _is_text_sequence(value):
+        problems.append(f"{key} must be a list of CIDR strings, not {type(value).__name__}")
+        return None
+    try:
+        return tuple(
+            ipaddress.ip_network(item, strict=False) for item in cast(Sequence[str], value)
+        )
+    except ValueError as error:
+        problems.append(f"{key}: {error}")
+        return None
+
+
+def _buckets(key: str, value: object, problems: list[str]) -> tuple[float, ...]:
+    try:
+        buckets = tuple(sorted(float(bound) for bound in cast(Sequence[float], value)))
+    except (TypeError, ValueError):
+        buckets = ()
+    if not buckets or not all(0 < bound < math.inf for bound in buckets):
+        problems.append(f"{key} must be a non-empty list of positive, finite seconds")
+        return tuple(float(bound) for bound in DEFAULTS[key])
+    return buckets
+
+
+def _seconds(key: str, value: object, problems: list[str]) -> float:
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        problems.append(f"{key} must be a positive number of seconds, not {value!r}")
+        return float(DEFAULTS[key])
+    return seconds
+
+
+def _text(key: str, value: object, problems: list[str], *, optional: bool) -> str | None:
+    if value is None or value == "":
+        if not optional:
+            problems.append(f"{key} must be a non-empty string")
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{key} must be a string, not {type(value).__name__}")
+        return None
+    return value
+
+
+def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
+    unknown = sorted(set(merged) - set(DEFAULTS))
+    if unknown:
+        problems.append(f"unknown keys {unknown}")
+    rate_limit = None
+    try:
+        rate_limit = parse_rate(str(merged["STATUS_RATE_LIMIT"] or ""))
+    except ValueError as error:
+        problems.append(f"STATUS_RATE_LIMIT: {error}")
+    origins = merged["STATUS_CORS_ORIGINS"] or ()
+    if not _is_text_sequence(origins) or "*" in origins:
+        problems.append("STATUS_CORS_ORIGINS must be a list of origins, without '*'")
+        origins = ()
+    loggers = merged["REDACT_LOGGERS"]
+    if not _is_text_sequence(loggers):
+        problems.append("REDACT_LOGGERS must be a list of logger names")
+        loggers = DEFAULTS["REDACT_LOGGERS"]
+    source = merged["STATUS_SOURCE"]
+    if source not in STATUS_SOURCES:
+        problems.append(f"STATUS_SOURCE must be one of {STATUS_SOURCES}, not {source!r}")
+        source = "local"
+    prometheus_url = _text("PROMETHEUS_URL", merged["PROMETHEUS_URL"], problems, optional=True)
+    if source == "prometheus" and not prometheus_url:
+        problems.append('STATUS_SOURCE "prometheus" needs PROMETHEUS_URL')
+    return ExporterSettings(
+        token=_text("TOKEN", merged["TOKEN"], problems, optional=True),
+        allowed_networks=_networks("ALLOWED_NETWORKS", merged["ALLOWED_NETWORKS"], problems),
+        trusted_proxies=_networks("TRUSTED_PROXIES", merged["TRUSTED_PROXIES"], problems),
+        duration_buckets=_buckets("DURATION_BUCKETS", merged["DURATION_BUCKETS"], problems),
+        age_buckets=_buckets("AGE_BUCKETS", merged["AGE_BUCKETS"], problems),
+        redact_loggers=tuple(loggers),
+        websocket_routes=_text(
+            "WEBSOCKET_ROUTES", merged["WEBSOCKET_ROUTES"], problems, optional=True
+        ),
+        worker_refresh_seconds=_seconds(
+            "WORKER_REFRESH_SECONDS", merged["WORKER_REFRESH_SECONDS"], problems
+        ),
+        status_rate_limit=rate_limit,
+        status_cors_origins=tuple(origins),
+        status_source=source,
+        prometheus_url=prometheus_url,
+        prometheus_job=_text("PROMETHEUS_JOB", merged["PROMETHEUS_JOB"], problems, optional=False)
+        or "vidai",
+        prometheus_timeout=_seconds("PROMETHEUS_TIMEOUT", merged["PROMETHEUS_TIMEOUT"], problems),
+        fleet_cache_seconds=_seconds(
+            "FLEET_CACHE_SECONDS", merged["FLEET_CACHE_SECONDS"], problems
+        ),
+    )
+
+
+def settings_problems() -> list[str]:
+    """Return what is wrong with ``VIDAI_METRICS``, one sentence a problem."""
+    overrides = getattr(settings, "VIDAI_METRICS", {})
+    if not isinstance(overrides, dict):
+        return [f"VIDAI_METRICS must be a dict, not {type(overrides).__name__}"]
+    problems: list[str] = []
+    _parse({**DEFAULTS, **overrides}, problems)
+    return [f"VIDAI_METRICS {problem}" for problem in problems]
+
+
+@cached_per_settings
+def get_settings() -> ExporterSettings:
+    """Return the exporter settings, merged over ``DEFAULTS``.
+
+    Raises ImproperlyConfigured when a value is invalid (see ``settings_problems``).
+    """
+    problems = settings_problems()
+    if problems:
+        raise ImproperlyConfigured("; ".join(problems))
+    parsed = _parse({**DEFAULTS, **getattr(settings, "VIDAI_METRICS", {})}, [])
+    return parsed

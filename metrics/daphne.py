@@ -13,8 +13,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
-from .conf import get_settings
-from .redaction import redact, routes_for
+from .redaction import redact, routes_or_none
 
 ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 
@@ -26,7 +25,7 @@ def redacting(action_logger: ActionLogger) -> ActionLogger:
         path = details.get("path")
         if isinstance(path, str):
             websocket = protocol == "websocket"
-            routes = routes_for(get_settings().websocket_routes) if websocket else ()
+            routes = routes_or_none() if websocket else ()
             details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
         action_logger(protocol, action, details)
 

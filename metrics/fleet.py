@@ -14,7 +14,6 @@ first answer) ``reading()`` returns None and the caller uses its local numbers.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -26,10 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-
-from .conf import get_settings
+from .conf import cached_per_settings, get_settings
 from .instruments import CONNECTIONS, OLDEST_START
 from .status import SocketSummary
 
@@ -48,6 +44,10 @@ class FleetSummary(SocketSummary):
     """Targets of the job Prometheus knows."""
     instances_up: int = 0
     """Of those, how many answered their last scrape."""
+
+    def active(self, serving: bool) -> bool:
+        """This instance serves, and Prometheus sees at least one instance up."""
+        return serving and self.instances_up > 0
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class PrometheusFleet:
             self._refreshing = False
 
 
-@functools.cache
+@cached_per_settings
 def default_fleet() -> PrometheusFleet | None:
     """Return the configured fleet source, or None when the status JSON reads local numbers."""
     config = get_settings()
@@ -176,9 +176,3 @@ def default_fleet() -> PrometheusFleet | None:
         timeout=config.prometheus_timeout,
         ttl=config.fleet_cache_seconds,
     )
-
-
-@receiver(setting_changed)
-def _drop_fleet(*, setting: str, **kwargs: object) -> None:
-    if setting == "VIDAI_METRICS":
-        default_fleet.cache_clear()

@@ -8,29 +8,24 @@ is refused. The filter rewrites a WebSocket path to its route template
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.utils.module_loading import import_string
-
-from .conf import get_settings
-from .routing import path_template
+from .routing import path_template, project_routes
 
 # A path and its optional query string, as servers log them ("/ws/x/?a=b").
 _PATH = re.compile(r"(?<![\w:/])(/[^\s?\"']*)(\?[^\s\"']*)?")
 UNROUTED = "[unrouted path]"
 
 
-@functools.cache
-def routes_for(dotted_path: str | None) -> Sequence[Any]:
-    """Import the WebSocket routes named by ``WEBSOCKET_ROUTES`` (none when unset)."""
-    if not dotted_path:
+def routes_or_none() -> Sequence[Any]:
+    """The project's routes, or none when they cannot be imported (check E002 says why)."""
+    try:
+        return project_routes()
+    except ImportError:
         return ()
-    routes: Sequence[Any] = import_string(dotted_path)
-    return routes
 
 
 def redact(text: str, *, websocket: bool = False, routes: Sequence[Any] = ()) -> str:
@@ -53,7 +48,7 @@ class RedactSocketPaths(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
         websocket = "websocket" in message.lower()
-        routes = routes_for(get_settings().websocket_routes) if websocket else ()
+        routes = routes_or_none() if websocket else ()
         if message:
             record.msg = redact(message, websocket=websocket, routes=routes)
         if isinstance(record.args, tuple) and record.args:

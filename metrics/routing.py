@@ -1,15 +1,38 @@
-"""The tracked endpoints of a Channels routing table, for documentation and JSON."""
+"""A project's WebSocket routes: where they are, their types and path templates.
+
+The routes are ``VIDAI_METRICS["WEBSOCKET_ROUTES"]`` (a dotted path), or, when
+that is unset, the ``URLRouter`` found in ``ASGI_APPLICATION``'s WebSocket
+stack through the middleware that wraps it.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .conf import cached_per_settings, get_settings
 from .tracking import TrackedSocket, UnroutedSocket
+
+__all__ = [
+    "find_routes",
+    "matching_route",
+    "path_template",
+    "project_routes",
+    "tracked_endpoints",
+    "tracked_route",
+    "untracked_routes",
+]
 
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+# Where ASGI middleware keeps the app it wraps: Channels' BaseMiddleware and
+# OriginValidator, Starlette-style and this package's own wrappers.
+_INNER_APP_ATTRIBUTES = ("inner", "application", "app")
+_MAX_MIDDLEWARE_DEPTH = 32
 
 
 def _route_text(pattern: Any) -> str:
@@ -20,58 +43,133 @@ def _route_text(pattern: Any) -> str:
     return _REGEX_GROUP.sub(r"<\1>", regex)
 
 
-def tracked_endpoints(routes: Iterable[Any], prefix: str = "/") -> dict[str, str]:
+def _nested(callback: Any) -> Sequence[Any] | None:
+    """The routes of a nested router, or None for an endpoint.
+
+    A tracked router is an endpoint here: its type covers every path below it.
+    """
+    if isinstance(callback, TrackedSocket):
+        return None
+    routes: Sequence[Any] | None = getattr(callback, "routes", None)
+    return routes
+
+
+def _walk(routes: Iterable[Any], prefix: str = "/") -> Iterator[tuple[str, Any]]:
+    """Yield ``(path template, app)`` for every endpoint, nested routers flattened."""
+    for route in routes:
+        callback = getattr(route, "callback", None)
+        template = prefix + _route_text(route.pattern)
+        nested = _nested(callback)
+        if nested is not None:
+            yield from _walk(nested, template)
+        else:
+            yield template, callback
+
+
+def tracked_endpoints(routes: Iterable[Any]) -> dict[str, str]:
     """Map each tracked socket type to its path template, walking nested routers.
 
     A consumer class may list its query parameters as ``query_params``; they
     are shown as ``?name=<name>`` placeholders, never with values.
     """
     endpoints: dict[str, str] = {}
-    for route in routes:
-        callback = getattr(route, "callback", None)
-        path = prefix + _route_text(route.pattern)
-        nested = getattr(callback, "routes", None)
-        if nested is not None:
-            endpoints.update(tracked_endpoints(nested, path))
-        elif isinstance(callback, TrackedSocket):
-            consumer = getattr(callback.app, "consumer_class", None)
+    for template, app in _walk(routes):
+        if isinstance(app, TrackedSocket):
+            consumer = getattr(app.app, "consumer_class", None)
             params = tuple(getattr(consumer, "query_params", ()))
             query = "&".join(f"{name}=<{name}>" for name in params)
-            endpoints.setdefault(callback.socket_type, path + (f"?{query}" if query else ""))
+            endpoints.setdefault(app.socket_type, template + (f"?{query}" if query else ""))
     return endpoints
 
 
-def path_template(routes: Iterable[Any], path: str, prefix: str = "/") -> str | None:
-    """Return the template of the tracked route serving ``path``, or None.
+def untracked_routes(routes: Iterable[Any]) -> list[str]:
+    """Return the path of every route whose app is neither tracked nor the catch-all."""
+    return [
+        template
+        for template, app in _walk(routes)
+        if not isinstance(app, TrackedSocket | UnroutedSocket)
+    ]
 
-    >>> path_template(websocket_urlpatterns, "/ws/call/r42/")  # doctest: +SKIP
-    '/ws/call/<room>/'
-    """
-    rest = path.lstrip("/") if prefix == "/" else path
+
+def _match(routes: Iterable[Any], rest: str, prefix: str) -> tuple[str, Any] | None:
+    # As URLRouter matches: the first route whose pattern matches, nested
+    # routers matching the rest of the path.
     for route in routes:
         match = route.pattern.match(rest)
         if not match:
             continue
-        here = prefix + _route_text(route.pattern)
-        nested = getattr(route.callback, "routes", None)
-        if nested is not None:
-            found = path_template(nested, match[0], here)
-            if found is not None:
-                return found
-            continue
-        return here if isinstance(route.callback, TrackedSocket) else None
+        template = prefix + _route_text(route.pattern)
+        nested = _nested(route.callback)
+        if nested is None:
+            return template, route.callback
+        # Django's patterns return (the rest of the path, args, kwargs).
+        found = _match(nested, match[0], template)
+        if found is not None:
+            return found
     return None
 
 
-def untracked_routes(routes: Iterable[Any], prefix: str = "/") -> list[str]:
-    """Return the path of every route whose app is neither tracked nor the catch-all."""
-    found: list[str] = []
-    for route in routes:
-        callback = getattr(route, "callback", None)
-        path = prefix + _route_text(route.pattern)
-        nested = getattr(callback, "routes", None)
-        if nested is not None:
-            found.extend(untracked_routes(nested, path))
-        elif not isinstance(callback, TrackedSocket | UnroutedSocket):
-            found.append(path)
-    return found
+def matching_route(routes: Iterable[Any], path: str) -> tuple[str, Any] | None:
+    """Return the template and app of the endpoint serving ``path``, or None when none does."""
+    return _match(routes, path.lstrip("/"), "/")
+
+
+def tracked_route(routes: Iterable[Any], path: str) -> tuple[str, TrackedSocket] | None:
+    """Return the template and tracked app of the route serving ``path``, or None."""
+    found = matching_route(routes, path)
+    if found is None or not isinstance(found[1], TrackedSocket):
+        return None
+    return found[0], found[1]
+
+
+def path_template(routes: Iterable[Any], path: str) -> str | None:
+    """Return the template of the tracked route serving ``path``, or None.
+
+    >>> from django.urls import path as route
+    >>> from channels.generic.websocket import WebsocketConsumer
+    >>> from metrics import track
+    >>> routes = [route("ws/call/<str:room>/", track("call", WebsocketConsumer.as_asgi()))]
+    >>> path_template(routes, "/ws/call/r42/")
+    '/ws/call/<room>/'
+    """
+    found = tracked_route(routes, path)
+    return None if found is None else found[0]
+
+
+def find_routes(app: Any) -> Sequence[Any] | None:
+    """Find the WebSocket routes in an ASGI app, through ProtocolTypeRouter and middleware."""
+    mapping = getattr(app, "application_mapping", None)
+    if isinstance(mapping, dict):
+        app = mapping.get("websocket")
+    for _ in range(_MAX_MIDDLEWARE_DEPTH):
+        if app is None:
+            return None
+        routes = getattr(app, "routes", None)
+        if isinstance(routes, list | tuple):
+            return list(routes)
+        app = next(
+            (
+                getattr(app, name)
+                for name in _INNER_APP_ATTRIBUTES
+                if getattr(app, name, None) is not None
+            ),
+            None,
+        )
+    return None
+
+
+@cached_per_settings
+def project_routes() -> Sequence[Any]:
+    """The project's WebSocket routes (see the module docstring); empty when none are found.
+
+    Raises ImportError when ``WEBSOCKET_ROUTES`` names nothing importable
+    (system check ``vidai_metrics.E002`` reports it).
+    """
+    dotted = get_settings().websocket_routes
+    if dotted:
+        routes: Sequence[Any] = import_string(dotted)
+        return routes
+    application = getattr(settings, "ASGI_APPLICATION", None)
+    if not application:
+        return ()
+    return find_routes(import_string(application)) or ()

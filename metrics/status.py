@@ -1,18 +1,35 @@
-"""Socket counts read back from a registry's collected samples.
+"""The status document the frontend polls, built from the exposed samples.
 
-The status JSON is built from what ``/metrics`` would expose at the same
-moment, never from a second counter, so the two cannot disagree.
+The counts are read from what ``/metrics`` would expose at the same moment
+(``exposed_registry()``), or from Prometheus for the fleet view, never from a
+second counter, so the two cannot disagree.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Metric
 
+from .conf import cached_per_settings
+from .exposition import exposed_registry, multiprocess_dir
 from .instruments import CONNECTIONS, OLDEST_START
+
+__all__ = [
+    "SocketSummary",
+    "build_status",
+    "read_status",
+    "status_etag",
+    "summarize",
+    "ws_endpoints",
+]
 
 
 @dataclass(frozen=True)
@@ -27,6 +44,10 @@ class SocketSummary:
     def total(self) -> int:
         """All open sockets."""
         return sum(self.counts.values())
+
+    def active(self, serving: bool) -> bool:
+        """Whether the document says "active", given that this instance can serve."""
+        return serving
 
     def oldest_age(self, now: float) -> dict[str, float | None]:
         """Return each type's oldest open socket age in seconds at ``now``."""
@@ -56,9 +77,7 @@ def summarize(registry: CollectorRegistry) -> SocketSummary:
     return SocketSummary(
         counts=counts,
         oldest_start={
-            socket_type: None
-            if math.isinf(starts.get(socket_type, math.inf))
-            else starts[socket_type]
+            socket_type: None if math.isinf(start := starts.get(socket_type, math.inf)) else start
             for socket_type in counts
         },
     )
@@ -74,5 +93,74 @@ def _socket_families(registry: CollectorRegistry) -> Iterable[Metric]:
     return registry.collect()
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if math.isinf(value) else value
+@cached_per_settings
+def ws_endpoints() -> dict[str, str]:
+    """Path template of every tracked endpoint, from the project's routes (computed once)."""
+    from .routing import project_routes, tracked_endpoints
+
+    return tracked_endpoints(project_routes())
+
+
+def local_summary() -> tuple[SocketSummary, str]:
+    """Summarise the registry /metrics exposes here, and name where it came from."""
+    return summarize(exposed_registry()), "multiprocess" if multiprocess_dir() else "process"
+
+
+def read_summary() -> tuple[SocketSummary, str]:
+    """Return the numbers the status document shows, and their source.
+
+    With ``STATUS_SOURCE = "prometheus"``: the whole fleet's, from a recent
+    Prometheus answer (source ``prometheus``); otherwise, or while Prometheus
+    does not answer, this host's. Never waits for Prometheus.
+    """
+    from .fleet import default_fleet  # the fleet's summary is a SocketSummary
+
+    fleet = default_fleet()
+    reading = fleet.reading() if fleet is not None else None
+    if reading is not None:
+        return reading.summary, "prometheus"
+    return local_summary()
+
+
+def build_status(summary: SocketSummary, *, active: bool, source: str) -> dict[str, Any]:
+    """Return the status document: the seed's keys plus the additions in the README."""
+    now = time.time()
+    endpoints = ws_endpoints()
+    types = list(dict.fromkeys([*endpoints, *summary.counts]))
+    counts = {socket_type: summary.counts.get(socket_type, 0) for socket_type in types}
+    ages = summary.oldest_age(now)
+    return {
+        "active": summary.active(active),
+        "total_sockets": sum(counts.values()),
+        "sockets_by_type": counts,
+        "timestamp": datetime.fromtimestamp(now, UTC).isoformat(),
+        "ws_endpoints": endpoints,
+        "oldest_connection_age_seconds": {t: ages.get(t) for t in types},
+        "source": source,
+    }
+
+
+def status_etag(summary: SocketSummary, *, active: bool, source: str) -> str:
+    """Weak validator of the state behind a document (counts and start times, not ages).
+
+    Ages and the timestamp move every second; a client that gets 304 keeps
+    its document and ages it by the time since its ``timestamp``.
+    """
+    state = json.dumps(
+        [
+            summary.active(active),
+            source,
+            sorted(summary.counts.items()),
+            sorted(summary.oldest_start.items()),
+        ],
+        separators=(",", ":"),
+    )
+    return 'W/"' + hashlib.sha256(state.encode()).hexdigest()[:32] + '"'
+
+
+async def read_status() -> dict[str, Any]:
+    """Return the status document as ``SocketStatusView`` serves it now."""
+    from .health import channel_layer_answers
+
+    summary, source = read_summary()
+    return build_status(summary, active=await channel_layer_answers(), source=source)

@@ -34,23 +34,23 @@ _declared_lock = threading.RLock()
 _default: SocketTracker | None = None
 
 
-def declare_type(socket_type: str) -> str:
-    """Validate a socket type name from code and remember it for every tracker."""
+def valid_type(socket_type: str) -> str:
+    """Return ``socket_type`` if it is a valid type name from code, else raise ValueError."""
     if not _TYPE_NAME.fullmatch(socket_type) or socket_type == close_codes.UNKNOWN_TYPE:
         raise ValueError(
             f"socket type {socket_type!r} must match {_TYPE_NAME.pattern} and not be 'unknown'"
         )
+    return socket_type
+
+
+def declare_type(socket_type: str) -> str:
+    """Validate a socket type name from code and remember it for the default tracker."""
+    valid_type(socket_type)
     with _declared_lock:
         _declared_types[socket_type] = None
         if _default is not None:
             _default.declare(socket_type)
     return socket_type
-
-
-def declared_types() -> tuple[str, ...]:
-    """Return the socket types declared so far, in declaration order."""
-    with _declared_lock:
-        return tuple(_declared_types)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,33 @@ from collections.abc import Hashable
 
 from . import close_codes
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
-from .tracker import SocketTracker, declare_type, default_tracker
+from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
+__all__ = ["ROUTE_SEEN", "RouteSeen", "TrackedSocket", "UnroutedSocket", "track", "unrouted"]
+
+ROUTE_SEEN = "vidai_metrics.route_seen"
+"""Scope key under which ``track_rejections`` asks the routes to say they counted a socket."""
+
+
+class RouteSeen:
+    """Set by a tracked route (or the catch-all) that counts the socket itself.
+
+    Middleware copies the scope as it goes (``dict(scope, user=...)``), so the
+    outer wrapper passes this mutable marker rather than reading a flag back.
+    """
+
+    __slots__ = ("settled",)
+
+    def __init__(self) -> None:
+        self.settled = False
+
+
+def _mark_seen(scope: Scope) -> None:
+    seen = scope.get(ROUTE_SEEN)
+    if seen is not None:
+        seen.settled = True
 
 
 class _State(enum.Enum):
@@ -227,7 +249,12 @@ class TrackedSocket:
     def __init__(
         self, socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None
     ) -> None:
-        self.socket_type = declare_type(socket_type)
+        # A route counting into an injected tracker declares its type there only.
+        if tracker is None:
+            self.socket_type = declare_type(socket_type)
+        else:
+            self.socket_type = valid_type(socket_type)
+            tracker.declare(socket_type)
         self.app = app
         self._tracker = tracker
 
@@ -245,6 +272,7 @@ class TrackedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
+        _mark_seen(scope)
         session = _Session(self.tracker, self.socket_type, scope)
         ending = _Ending.RETURNED
         try:
@@ -282,6 +310,7 @@ class UnroutedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("UnroutedSocket only handles WebSocket scopes")
+        _mark_seen(scope)
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             tracker.rejected(close_codes.UNKNOWN_TYPE, close_codes.NO_ROUTE)

@@ -1,21 +1,29 @@
-"""The ``/metrics`` view: prometheus_client's own Django view behind access control."""
+"""The exporter's Django views: ``/metrics``, the status JSON and the staff listing."""
 
 from __future__ import annotations
 
+import gzip
+import time
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.decorators import method_decorator
 from django.views import View
-from prometheus_client.django import PrometheusDjangoView
-from prometheus_client.exposition import _bake_output
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.registry import Collector
 
 from .access import denial
 from .exposition import exposed_registry
+from .status_http import StatusRequest, respond
+from .tracker import default_tracker
+
+__all__ = ["MetricsView", "SocketListView", "SocketStatusView", "metrics_view"]
 
 
-class MetricsView(PrometheusDjangoView):
-    """Serve the exposition (content negotiation, OpenMetrics, gzip) to allowed scrapers."""
+@method_decorator(login_not_required, name="dispatch")
+class MetricsView(View):
+    """Serve the exposition to allowed scrapers: text or OpenMetrics, gzip, ``name[]`` filters."""
 
     http_method_names = ["get", "head", "options"]  # noqa: RUF012
 
@@ -23,27 +31,83 @@ class MetricsView(PrometheusDjangoView):
         refused = denial(request)
         if refused is not None:
             return refused
-        self.registry = exposed_registry()
         response: HttpResponseBase = super().dispatch(request, *args, **kwargs)
         return response
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        # As PrometheusDjangoView.get, but with the query as lists (what parse_qs
-        # gives): from a QueryDict, name[] would be one string, filtered by letter.
-        status, headers, output = _bake_output(  # type: ignore[no-untyped-call]
-            self.registry,
-            request.headers.get("Accept"),
-            request.headers.get("Accept-Encoding"),
-            dict(request.GET.lists()),
-            False,
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        exposed = exposed_registry()
+        names = request.GET.getlist("name[]")
+        registry: Collector = exposed.restricted_registry(names) if names else exposed
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        output = encoder(registry)
+        headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
+        if gzip_accepted(request.headers.get("Accept-Encoding", "")):
+            output = gzip.compress(output)
+            headers["Content-Encoding"] = "gzip"
+        return HttpResponse(output, headers=headers)
+
+    head = get
+
+
+metrics_view = MetricsView.as_view()
+
+
+@method_decorator(login_not_required, name="dispatch")
+class SocketStatusView(View):
+    """The status JSON the frontend polls; mount it at any path.
+
+    ``path("socket-status/", SocketStatusView.as_view())``. Counts only, so
+    anyone may read it; ETag/304, HEAD, OPTIONS (CORS for the configured
+    origins), 405 with ``Allow`` and a per-client rate limit, the same answers
+    as ``metrics.fastpath.StatusFastPath`` in front of Django.
+    """
+
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Every method goes to respond(), which answers 405 with Allow itself.
+        answer = await respond(
+            StatusRequest(
+                method=request.method or "GET",
+                headers={name.lower(): value for name, value in request.headers.items()},
+                peer=request.META.get("REMOTE_ADDR", ""),
+            )
         )
-        return HttpResponse(output, status=int(status.split(" ")[0]), headers=headers)
+        response = HttpResponse(
+            b"" if request.method == "HEAD" else answer.body,
+            status=answer.status,
+            headers=answer.headers,
+        )
+        if answer.status == 200:
+            response["Content-Length"] = str(len(answer.body))
+        return response
 
-    def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return self.get(request, *args, **kwargs)
-
-    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return View.options(self, request, *args, **kwargs)
+    head = options = post = put = patch = delete = get  # type: ignore[assignment]
 
 
-metrics_view = login_not_required(MetricsView.as_view())
+class SocketListView(View):
+    """Open sockets of this process (id, type, since, age, user id), for staff only.
+
+    Never names, rooms or query strings: the live registry holds none.
+    """
+
+    http_method_names = ["get", "head"]  # noqa: RUF012
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_authenticated and user.is_staff):
+            return JsonResponse({"error": "staff only"}, status=403)
+        now = time.time()
+        sockets = [
+            {
+                "id": str(sock.key[1] if isinstance(sock.key, tuple) else sock.key),
+                "type": sock.type,
+                "since": sock.started_at,
+                "age_seconds": round(max(0.0, now - sock.started_at), 3),
+                "user_id": sock.user_id,
+            }
+            for sock in default_tracker().sockets()
+        ]
+        response = JsonResponse({"sockets": sockets, "count": len(sockets)})
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    head = get

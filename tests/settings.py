@@ -8,4 +8,7 @@ from vidai.settings import *  # noqa: F403
 
 # Tests poll the status JSON far faster than any browser; the limiter's own
 # tests switch it back on with override_settings.
-VIDAI_STATUS_RATE_LIMIT = os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0")
+VIDAI_METRICS = {
+    **VIDAI_METRICS,  # noqa: F405
+    "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0"),
+}

@@ -1,6 +1,11 @@
+import pytest
+from django.conf import settings
 from django.core.checks import Warning, run_checks
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.urls import path
+
+from metrics.conf import get_settings
 
 
 def security_messages():
@@ -58,3 +63,39 @@ def test_missing_multiprocess_dir_is_an_error(monkeypatch, tmp_path) -> None:
     assert [m.id for m in run_checks() if m.id.startswith("vidai_")] == ["vidai_metrics.E001"]
     (tmp_path / "missing").mkdir()
     assert [m.id for m in run_checks() if m.id.startswith("vidai_")] == []
+
+
+INVALID_SETTINGS = {
+    "STATUS_SOURCE": ({"STATUS_SOURCE": "redis"}, "STATUS_SOURCE must be one of"),
+    "fleet without URL": ({"STATUS_SOURCE": "prometheus"}, "needs PROMETHEUS_URL"),
+    "rate limit": ({"STATUS_RATE_LIMIT": "many"}, "STATUS_RATE_LIMIT"),
+    "zero-second rate": ({"STATUS_RATE_LIMIT": "10/0"}, "STATUS_RATE_LIMIT"),
+    "CORS wildcard": ({"STATUS_CORS_ORIGINS": ["*"]}, "without '*'"),
+    "CORS string": ({"STATUS_CORS_ORIGINS": "https://a.test"}, "STATUS_CORS_ORIGINS"),
+    "networks string": ({"ALLOWED_NETWORKS": "10.0.0.0/8"}, "ALLOWED_NETWORKS must be a list"),
+    "bad CIDR": ({"TRUSTED_PROXIES": ["10.0.0.0/33"]}, "TRUSTED_PROXIES"),
+    "buckets": ({"AGE_BUCKETS": [10, -1]}, "AGE_BUCKETS"),
+    "empty buckets": ({"DURATION_BUCKETS": []}, "DURATION_BUCKETS"),
+    "refresh": ({"WORKER_REFRESH_SECONDS": 0}, "WORKER_REFRESH_SECONDS"),
+    "timeout": ({"PROMETHEUS_TIMEOUT": "soon"}, "PROMETHEUS_TIMEOUT"),
+    "token type": ({"TOKEN": 1234}, "TOKEN must be a string"),
+    "unknown key": ({"TOKNE": "x"}, "unknown keys ['TOKNE']"),
+}
+
+
+@pytest.mark.parametrize(("overrides", "message"), INVALID_SETTINGS.values(), ids=INVALID_SETTINGS)
+def test_an_invalid_setting_is_a_check_error_not_a_traceback(overrides, message) -> None:
+    with override_settings(VIDAI_METRICS={**settings.VIDAI_METRICS, **overrides}):
+        errors = [m for m in run_checks() if m.id.startswith("vidai_")]
+        assert [m.id for m in errors] == ["vidai_metrics.E003"]
+        assert message in errors[0].msg
+        with pytest.raises(ImproperlyConfigured, match="VIDAI_METRICS"):
+            get_settings()
+    assert get_settings().status_source == "local"  # back to the test settings
+
+
+def test_the_defaults_are_valid_and_limit_the_status_json() -> None:
+    with override_settings(VIDAI_METRICS={}):
+        assert [m for m in run_checks() if m.id.startswith("vidai_")] == []
+        assert get_settings().status_rate_limit == (600, 60.0)
+        assert get_settings().status_cors_origins == ()

@@ -4,9 +4,11 @@ import json
 
 import pytest
 from channels.testing import HttpCommunicator
+from django.conf import settings
 from django.test import AsyncClient, override_settings
 
-from consultation.fastpath import STATUS_PATH, StatusFastPath
+from metrics import StatusFastPath
+from vidai.asgi import STATUS_PATH
 
 
 async def django_stand_in(scope, receive, send) -> None:
@@ -14,7 +16,7 @@ async def django_stand_in(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"django"})
 
 
-APP = StatusFastPath(django_stand_in)
+APP = StatusFastPath(django_stand_in, path=STATUS_PATH)
 
 
 async def fetch(method: str = "GET", path: str = STATUS_PATH, headers=()):
@@ -60,7 +62,13 @@ async def test_other_paths_go_to_django() -> None:
         assert (response["status"], response["body"]) == (299, b"django")
 
 
-@override_settings(VIDAI_STATUS_RATE_LIMIT="2/60", VIDAI_STATUS_CORS_ORIGINS=["https://a.test"])
+@override_settings(
+    VIDAI_METRICS={
+        **settings.VIDAI_METRICS,
+        "STATUS_RATE_LIMIT": "2/60",
+        "STATUS_CORS_ORIGINS": ["https://a.test"],
+    }
+)
 async def test_rate_limit_and_cors_apply_on_the_fast_path() -> None:
     origin = [(b"origin", b"https://a.test")]
     codes = [(await fetch(headers=origin))["status"] for _ in range(3)]

@@ -169,18 +169,3 @@ def test_status_json_shows_the_fleet_then_falls_back_when_prometheus_stops(prome
     assert local["source"] == "process"
     assert local["active"] is True
     assert default_fleet() is None  # back to the test settings: local numbers
-
-
-def test_a_fleet_source_needs_a_url() -> None:
-    from django.conf import settings
-
-    from metrics.conf import get_settings
-
-    broken = {**settings.VIDAI_METRICS, "STATUS_SOURCE": "prometheus", "PROMETHEUS_URL": None}
-    with override_settings(VIDAI_METRICS=broken), pytest.raises(ValueError, match="PROMETHEUS_URL"):
-        get_settings()
-    with (
-        override_settings(VIDAI_METRICS={**settings.VIDAI_METRICS, "STATUS_SOURCE": "redis"}),
-        pytest.raises(ValueError, match="STATUS_SOURCE"),
-    ):
-        get_settings()

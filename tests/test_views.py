@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from consultation.services import SocketStatusService
+from metrics import SocketStatusService
 
 from .servers import parse_samples, value
 
@@ -138,7 +138,9 @@ def test_status_json_carries_no_socket_details(client: Client, sockets) -> None:
         SocketStatusService.unregister_socket("patient-Jane-Doe")
 
 
-@override_settings(VIDAI_STATUS_CORS_ORIGINS=["https://app.vidai.test"])
+@override_settings(
+    VIDAI_METRICS={**settings.VIDAI_METRICS, "STATUS_CORS_ORIGINS": ["https://app.vidai.test"]}
+)
 def test_cors_allows_only_the_configured_origins(client: Client) -> None:
     allowed = client.get(STATUS_URL, HTTP_ORIGIN="https://app.vidai.test")
     assert allowed["Access-Control-Allow-Origin"] == "https://app.vidai.test"
@@ -162,7 +164,7 @@ def test_no_cors_header_by_default(client: Client) -> None:
     assert "Access-Control-Allow-Origin" not in response
 
 
-@override_settings(VIDAI_STATUS_RATE_LIMIT="3/60")
+@override_settings(VIDAI_METRICS={**settings.VIDAI_METRICS, "STATUS_RATE_LIMIT": "3/60"})
 def test_status_is_rate_limited_per_client(client: Client) -> None:
     codes = [client.get(STATUS_URL, REMOTE_ADDR="192.0.2.1").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]

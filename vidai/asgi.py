@@ -11,13 +11,17 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from consultation.fastpath import StatusFastPath  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
+from metrics import StatusFastPath, track_rejections  # noqa: E402
+
+# Where consultation.urls mounts the status JSON; the fast path answers it first.
+STATUS_PATH = "/consultation/socket-status/"
 
 application = ProtocolTypeRouter(
     {
         # The polled status JSON is answered before Django's middleware stack.
-        "http": StatusFastPath(django_asgi_app),  # type: ignore[arg-type]
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),  # type: ignore[arg-type]
+        # Handshakes refused before a tracked route (by middleware) are counted too.
+        "websocket": track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -103,17 +103,15 @@ VIDAI_METRICS = {
     "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN") or None,
     "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS") or None,
     "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES") or None,
-    "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
     # Fleet view: the status JSON reads every instance's counts from Prometheus.
     "STATUS_SOURCE": os.environ.get("VIDAI_STATUS_SOURCE") or "local",
     "PROMETHEUS_URL": os.environ.get("VIDAI_PROMETHEUS_URL") or None,
     "PROMETHEUS_JOB": os.environ.get("VIDAI_PROMETHEUS_JOB") or "vidai",
+    # Origins allowed to read the status JSON from a browser (no wildcard).
+    "STATUS_CORS_ORIGINS": _env_list("VIDAI_STATUS_CORS_ORIGINS"),
+    # Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.
+    "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "600/60"),
 }
-
-# Origins allowed to read the status JSON from a browser (no wildcard).
-VIDAI_STATUS_CORS_ORIGINS = _env_list("VIDAI_STATUS_CORS_ORIGINS")
-# Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.
-VIDAI_STATUS_RATE_LIMIT = os.environ.get("VIDAI_STATUS_RATE_LIMIT", "600/60")
 
 LOGGING = {
     "version": 1,

@@ -1,29 +1,26 @@
 """The status JSON's HTTP behaviour, independent of Django's request cycle.
 
 Browsers poll this endpoint far more often than anything else is requested,
-so ``consultation.fastpath`` answers it at the ASGI boundary, without the
-middleware stack (each sync middleware costs a thread hop, about 6 ms of CPU
-a request in all). The Django view gives the same answers from the same code.
+so ``metrics.fastpath.StatusFastPath`` can answer it at the ASGI boundary,
+without the middleware stack (each sync middleware costs a thread hop, about
+6 ms of CPU a request in all). ``metrics.views.SocketStatusView`` gives the
+same answers from the same code.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from .clients import resolve_client
+from .conf import cached_per_settings, get_settings
+from .health import channel_layer_answers
+from .ratelimit import RateLimiter
+from .status import build_status, read_summary, status_etag
 
-from metrics.clients import resolve_client
-from metrics.conf import get_settings
-from metrics.health import channel_layer_answers
-
-from .ratelimit import RateLimiter, parse_rate
-from .status import build_status, status_etag, status_summary
+__all__ = ["ALLOW", "StatusRequest", "StatusResponse", "respond"]
 
 ALLOW = "GET, HEAD, OPTIONS"
 
@@ -39,21 +36,17 @@ class StatusRequest:
 
 @dataclass
 class StatusResponse:
+    """The answer to give: status, headers and the full body (empty it for HEAD)."""
+
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
 
 
-@functools.cache
+@cached_per_settings
 def _limiter() -> RateLimiter | None:
-    rate = parse_rate(str(getattr(settings, "VIDAI_STATUS_RATE_LIMIT", "")))
+    rate = get_settings().status_rate_limit
     return None if rate is None else RateLimiter(*rate)
-
-
-@receiver(setting_changed)
-def _drop_limiter(*, setting: str, **kwargs: object) -> None:
-    if setting == "VIDAI_STATUS_RATE_LIMIT":
-        _limiter.cache_clear()
 
 
 def _json(status: int, document: object) -> StatusResponse:
@@ -74,7 +67,7 @@ def _with_cors(request: StatusRequest, response: StatusResponse) -> StatusRespon
     """Let the configured origins (never a wildcard) read the response and its ETag."""
     response.headers["Vary"] = "Origin"
     origin = request.headers.get("origin")
-    if origin and origin in getattr(settings, "VIDAI_STATUS_CORS_ORIGINS", ()):
+    if origin and origin in get_settings().status_cors_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
         if request.method == "OPTIONS":
@@ -100,7 +93,7 @@ async def respond(request: StatusRequest) -> StatusResponse:
             limited = _json(429, {"error": "too many requests"})
             limited.headers["Retry-After"] = str(math.ceil(wait))
             return _with_cors(request, limited)
-    summary, source = status_summary()
+    summary, source = read_summary()
     active = await channel_layer_answers()
     etag = status_etag(summary, active=active, source=source)
     if _etag_matches(request.headers.get("if-none-match", ""), etag):

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from metrics.asgi_types import ASGIApp, Receive, Scope, Send
+from .asgi_types import ASGIApp, Receive, Scope, Send
+from .status_http import StatusRequest, respond
 
-from .endpoint import StatusRequest, respond
-
-STATUS_PATH = "/consultation/socket-status/"
+__all__ = ["StatusFastPath"]
 
 
 class StatusFastPath:
-    """Serve ``GET /consultation/socket-status/`` itself; pass everything else on.
+    """Serve the status JSON at ``path`` itself; pass every other request on.
 
-    >>> from django.core.asgi import get_asgi_application  # doctest: +SKIP
-    >>> http_app = StatusFastPath(get_asgi_application())  # doctest: +SKIP
+    Mount it around Django's HTTP app in ``asgi.py``; the answers are
+    ``SocketStatusView``'s, without a thread hop per sync middleware:
+
+    >>> async def django_http_app(scope, receive, send): ...
+    >>> http_app = StatusFastPath(django_http_app, path="/socket-status/")
+    >>> http_app.path
+    '/socket-status/'
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, path: str) -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"the status path must start with '/', not {path!r}")
         self.app = app
+        self.path = path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
-        if scope["type"] != "http" or scope.get("path") != STATUS_PATH:
+        if scope["type"] != "http" or scope.get("path") != self.path:
             return await self.app(scope, receive, send)
         client = scope.get("client")
         request = StatusRequest(

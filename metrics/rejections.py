@@ -1,0 +1,107 @@
+"""``track_rejections(app)``: handshakes refused before any tracked route saw them.
+
+Wrap a project's whole WebSocket stack, the middleware included::
+
+    "websocket": track_rejections(
+        AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes)))
+    )
+
+A handshake that middleware refuses (a bad Origin, failed authentication) or
+that fails before any route is counted as ``rejected``: with the type of the
+tracked route its path matches, else ``unknown``; reason ``no_route`` when no
+route but the catch-all matches the path, else ``denied`` (refused) or ``error`` (the app
+raised, or the client left first). A socket that reaches a tracked route (or
+``unrouted()``) is counted there, never here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from . import close_codes
+from .asgi_types import ASGIApp, Message, Receive, Scope, Send
+from .routing import find_routes, matching_route, project_routes
+from .tracker import SocketTracker, default_tracker
+from .tracking import ROUTE_SEEN, RouteSeen, TrackedSocket, UnroutedSocket
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RejectionTracker", "track_rejections"]
+
+_REFUSALS = frozenset({"websocket.close", "websocket.http.response.start"})
+
+
+class RejectionTracker:
+    """ASGI wrapper counting refused handshakes that no tracked route counted (see module)."""
+
+    def __init__(self, app: ASGIApp, *, tracker: SocketTracker | None = None) -> None:
+        self.app = app
+        self._tracker = tracker
+
+    @property
+    def _path_routing(self) -> bool:
+        # Transparent to a router above it, as track() is.
+        return getattr(self.app, "_path_routing", False) is True
+
+    def route_table(self) -> Sequence[Any]:
+        """The routes below this wrapper, or the project's when none are found there."""
+        found = find_routes(self.app)
+        return found if found is not None else project_routes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
+        if scope["type"] != "websocket":
+            return await self.app(scope, receive, send)
+        seen = RouteSeen()
+
+        def refused(reason: str) -> None:
+            seen.settled = True
+            self._count(scope.get("path", ""), reason)
+
+        async def watched_receive() -> Message:
+            message = await receive()
+            if not seen.settled and message.get("type") == "websocket.disconnect":
+                refused(close_codes.ERROR)  # the client left before anything decided
+            return message
+
+        async def watched_send(message: Message) -> None:
+            if not seen.settled:
+                kind = message.get("type")
+                if kind == "websocket.accept":
+                    seen.settled = True  # accepted by an untracked app: W002's business
+                elif kind in _REFUSALS:
+                    refused(close_codes.DENIED)
+            await send(message)
+
+        try:
+            result = await self.app({**scope, ROUTE_SEEN: seen}, watched_receive, watched_send)
+        except (Exception, asyncio.CancelledError):
+            if not seen.settled:
+                refused(close_codes.ERROR)
+            raise
+        if not seen.settled:
+            refused(close_codes.DENIED)  # returned without accepting: the server sends 403
+        return result
+
+    def _count(self, path: str, reason: str) -> None:
+        tracker = self._tracker if self._tracker is not None else default_tracker()
+        try:
+            found = matching_route(self.route_table(), path)
+            if found is None or isinstance(found[1], UnroutedSocket):
+                socket_type, reason = close_codes.UNKNOWN_TYPE, close_codes.NO_ROUTE
+            elif isinstance(found[1], TrackedSocket):
+                socket_type = found[1].socket_type
+            else:
+                socket_type = close_codes.UNKNOWN_TYPE
+            tracker.rejected(socket_type, reason)
+        except Exception:  # tracking never breaks the handshake's answer
+            # Neither the path nor the scope is logged: they carry personal data.
+            logger.exception("socket tracking failed at stage reject before the routes")
+            tracker.tracking_error("reject")
+
+
+def track_rejections(app: ASGIApp, *, tracker: SocketTracker | None = None) -> RejectionTracker:
+    """Wrap a whole WebSocket stack so that handshakes refused before the routes are counted."""
+    return RejectionTracker(app, tracker=tracker)

@@ -1,0 +1,133 @@
+"""track_rejections(): handshakes refused before the routes, counted once, with the route's type."""
+
+import pytest
+from channels.routing import URLRouter
+from channels.security.websocket import OriginValidator
+from channels.testing import WebsocketCommunicator
+from django.urls import path, re_path
+
+from metrics import track, track_rejections, unrouted
+
+from .test_tracking import Deny, Echo, assert_balanced, value
+
+REJECTED = "vidai_websocket_connections_rejected_total"
+OPENED = "vidai_websocket_connections_opened_total"
+GOOD_ORIGIN = "https://clinic.test"
+
+
+def rejected(registry, **labels: str) -> float:
+    return value(registry, REJECTED, **labels)
+
+
+def all_rejected(registry) -> float:
+    return sum(
+        sample.value
+        for family in registry.collect()
+        if family.name == "vidai_websocket_connections_rejected"
+        for sample in family.samples
+        if sample.name == REJECTED
+    )
+
+
+def stack(tracker, *, catch_all: bool = True, middleware=None):
+    routes = [
+        path("ws/chat/<str:room>/", track("call", Echo.as_asgi(), tracker=tracker)),
+        path("ws/admin/", track("stt_admin", Deny.as_asgi(), tracker=tracker)),
+        path("ws/plain/", Echo.as_asgi()),
+    ]
+    if catch_all:
+        routes.append(re_path(r"", unrouted(tracker=tracker)))
+    inner = URLRouter(routes)
+    if middleware is not None:
+        inner = middleware(inner)
+    return track_rejections(OriginValidator(inner, [GOOD_ORIGIN]), tracker=tracker)
+
+
+async def connect(app, path: str, origin: str = GOOD_ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(app, path, headers=[(b"origin", origin.encode())])
+    await communicator.connect()
+    return communicator
+
+
+async def test_a_refused_origin_is_counted_once_with_the_route_type(registry, tracker) -> None:
+    communicator = await connect(stack(tracker), "/ws/chat/r1/?name=Jane", "https://evil.test")
+    assert rejected(registry, type="call", reason="denied") == 1
+    assert all_rejected(registry) == 1
+    assert value(registry, OPENED, type="call") == 0
+    await communicator.wait()
+
+
+async def test_a_refused_origin_on_no_route_is_unknown(registry, tracker) -> None:
+    await connect(stack(tracker), "/ws/elsewhere/", "https://evil.test")
+    assert rejected(registry, type="unknown", reason="no_route") == 1
+    assert all_rejected(registry) == 1
+
+
+async def test_a_socket_reaching_a_tracked_route_is_counted_there_only(registry, tracker) -> None:
+    app = stack(tracker)
+    communicator = await connect(app, "/ws/chat/r1/")
+    assert_balanced(registry, "call", 1)
+    await communicator.send_to(text_data="hi")
+    assert await communicator.receive_from() == "hi"
+    await communicator.disconnect()
+    assert_balanced(registry, "call", 0)
+    # The route's own denial is the route's to count, not counted again.
+    await connect(app, "/ws/admin/")
+    assert rejected(registry, type="stt_admin", reason="denied") == 1
+    # So is the catch-all's.
+    await connect(app, "/ws/nowhere/")
+    assert rejected(registry, type="unknown", reason="no_route") == 1
+    assert all_rejected(registry) == 2
+
+
+async def test_without_a_catch_all_an_unmatched_path_is_no_route(registry, tracker) -> None:
+    communicator = WebsocketCommunicator(
+        stack(tracker, catch_all=False), "/ws/nowhere/", headers=[(b"origin", GOOD_ORIGIN.encode())]
+    )
+    with pytest.raises(ValueError, match="No route found"):
+        await communicator.connect()
+    assert rejected(registry, type="unknown", reason="no_route") == 1
+    assert all_rejected(registry) == 1
+
+
+async def test_middleware_failing_before_the_route_is_an_error(registry, tracker) -> None:
+    def failing(inner):
+        async def app(scope, receive, send):
+            raise RuntimeError("session store is down")
+
+        app.inner = inner  # where Channels' middleware keeps the app it wraps
+        return app
+
+    communicator = WebsocketCommunicator(
+        stack(tracker, middleware=failing),
+        "/ws/chat/r1/",
+        headers=[(b"origin", GOOD_ORIGIN.encode())],
+    )
+    with pytest.raises(RuntimeError, match="session store"):
+        await communicator.connect()
+    assert rejected(registry, type="call", reason="error") == 1
+    assert all_rejected(registry) == 1
+
+
+async def test_an_untracked_route_is_left_to_the_system_check(registry, tracker) -> None:
+    communicator = await connect(stack(tracker), "/ws/plain/")
+    await communicator.send_to(text_data="hi")
+    assert await communicator.receive_from() == "hi"
+    await communicator.disconnect()
+    assert all_rejected(registry) == 0
+
+
+async def test_the_wrapper_is_transparent(registry, tracker) -> None:
+    async def returns_a_value(scope, receive, send) -> object:
+        return "not None"
+
+    wrapped = track_rejections(returns_a_value, tracker=tracker)
+    assert await wrapped({"type": "http"}, None, None) == "not None"
+    router = URLRouter([path("echo/", Echo.as_asgi())])
+    assert track_rejections(router, tracker=tracker)._path_routing is True
+    assert track_rejections(Echo.as_asgi(), tracker=tracker)._path_routing is False
+    outer = URLRouter([path("ws/", track_rejections(router, tracker=tracker))])
+    communicator = WebsocketCommunicator(outer, "/ws/echo/")
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.disconnect()
