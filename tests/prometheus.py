@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .servers import ROOT, free_port
+from .servers import ROOT, answers, free_port, running
 
 RULES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 
@@ -92,38 +92,19 @@ def run_prometheus(
         (work / "prometheus.yml").write_text(config(targets, rule_files))
         port = free_port()
         log_path = work / "prometheus.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={work / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={work / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--web.enable-lifecycle",
-                ],
-                stdout=log,
-                stderr=log,
-            )
-        live = LivePrometheus(port, process, log_path)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"prometheus exited early:\n{live.log()}")
-                with (
-                    contextlib.suppress(OSError),
-                    urllib.request.urlopen(f"{live.url}/-/ready", timeout=2) as response,
-                ):
-                    if response.status == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"prometheus not ready in 30s:\n{live.log()}")
-                time.sleep(0.2)
-            yield live
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        command = [
+            prometheus,
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle",
+        ]
+
+        def ready() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as answer:
+                return bool(answer.status == 200)
+
+        with running(
+            "prometheus", command, ready=lambda: answers(ready), log_path=log_path
+        ) as process:
+            yield LivePrometheus(port, process, log_path)

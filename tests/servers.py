@@ -11,7 +11,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("uvicorn", "daphne")
+# Vidai's status JSON: every test server answers it once it is up.
+STATUS_PATH = "/consultation/socket-status/"
 
 SeriesKey = tuple[str, frozenset[tuple[str, str]]]
 
@@ -112,13 +114,7 @@ class LiveServer:
             time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def parse_samples(text: str) -> dict[SeriesKey, float]:
@@ -143,6 +139,59 @@ def migrate(sqlite_path: str) -> None:
     )
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminate a process, kill it if it does not exit in ``timeout`` seconds, and reap it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def answers(check: Callable[[], object]) -> bool:
+    """Whether ``check()`` succeeds and is true; a refused or timed-out connection is False."""
+    try:
+        return bool(check())
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def running(
+    name: str,
+    command: list[str],
+    *,
+    ready: Callable[[], bool],
+    log_path: Path | None = None,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a process, wait until ``ready()`` holds, and stop it afterwards.
+
+    The one way the tests start a server: it fails with the process's log
+    when the process exits early or is not ready within ``timeout`` seconds.
+    """
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(log_path.open("wb")) if log_path else subprocess.DEVNULL
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
+        stack.callback(stop_process, process)
+
+        def log_text() -> str:
+            return log_path.read_text(errors="replace") if log_path else "(no log kept)"
+
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{log_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} was not ready in {timeout:g}s:\n{log_text()}")
+            time.sleep(0.1)
+        yield process
+
+
 @contextlib.contextmanager
 def run_server(
     kind: str,
@@ -160,22 +209,16 @@ def run_server(
     with tempfile.NamedTemporaryFile(prefix=f"{kind}-", suffix=".log", delete=False) as log_file:
         log_path = Path(log_file.name)
     full_env = server_env(sqlite_path, **env)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            server_command(kind, app, port), cwd=ROOT, env=full_env, stdout=log, stderr=log
-        )
-    server = LiveServer(kind, port, process, log_path, full_env)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{kind} exited early:\n{server.log()}")
-            with contextlib.suppress(OSError):
-                if server.get("/consultation/socket-status/")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{kind} did not answer in 30s:\n{server.log()}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        server.stop()
+    probe = LiveServer(kind, port, None, log_path, full_env)  # type: ignore[arg-type]
+    with running(
+        kind,
+        server_command(kind, app, port),
+        ready=lambda: answers(lambda: probe.get(STATUS_PATH)[0] == 200),
+        log_path=log_path,
+        env=full_env,
+    ) as process:
+        server = LiveServer(kind, port, process, log_path, full_env)
+        try:
+            yield server
+        finally:
+            server.stop()

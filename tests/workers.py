@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prometheus_client.mmap_dict import MmapedDict
 
-from .servers import ROOT, LiveServer, free_port, server_env
+from .servers import ROOT, STATUS_PATH, LiveServer, answers, free_port, running, server_env
 
 
 @dataclass
@@ -77,23 +77,18 @@ def run_gunicorn(sqlite_path: str, *, workers: int = 3, **env: str) -> Iterator[
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--preload",
             "--no-control-socket", "--graceful-timeout", "5", "tests.asgi_app:application",
         ]  # fmt: skip
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=log)
-        server = LiveServer("gunicorn", port, process, log_path, full_env)
-        try:
+        with running(
+            "gunicorn", command, ready=lambda: True, log_path=log_path, env=full_env
+        ) as process:
+            server = LiveServer("gunicorn", port, process, log_path, full_env)
             live = Gunicorn(server, directory)
             live.wait_for_workers(workers)
             deadline = time.monotonic() + 30
-            while True:
-                with contextlib.suppress(OSError):
-                    if server.get("/consultation/socket-status/")[0] == 200:
-                        break
+            while not answers(lambda: server.get(STATUS_PATH)[0] == 200):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"gunicorn did not answer in 30s:\n{server.log()}")
                 time.sleep(0.1)
             yield live
-        finally:
-            server.stop()
 
 
 @dataclass
@@ -115,25 +110,11 @@ def run_redis(redis_server: str) -> Iterator[Redis]:
             redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", workdir,
         ]  # fmt: skip
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 15
-            while True:
-                with (
-                    contextlib.suppress(OSError),
-                    socket.create_connection(("127.0.0.1", port), 1) as conn,
-                ):
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not start")
-                time.sleep(0.05)
+
+        def ready() -> bool:
+            with socket.create_connection(("127.0.0.1", port), 1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+
+        with running("redis-server", command, ready=lambda: answers(ready), timeout=15) as process:
             yield Redis(port, process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
