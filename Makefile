@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest
 
+# The product (metrics/, editable, with every extra) plus the demo's and the
+# tests' dependency groups (pip 25.1+ reads [dependency-groups]).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[daphne,multiprocess,redis,http]' --group test
 	touch $(STAMP)
 
 # The frontend (Node.js 18+ and npm): npm ci when the lock changes, the Vite
