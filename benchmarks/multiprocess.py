@@ -50,10 +50,10 @@ def _worker_values(directory: str, pid: int) -> Iterator[None]:
 
 
 def _worker_tracker(directory: str, pid: int) -> SocketTracker:
-    from metrics.tracker import SocketTracker
+    from metrics.multiprocess import worker_tracker
 
     with _worker_values(directory, pid):
-        return SocketTracker(CollectorRegistry(), types=SOCKET_TYPES, worker_files=True)
+        return worker_tracker(CollectorRegistry(), types=SOCKET_TYPES)
 
 
 def _pair(tracker: SocketTracker) -> Callable[[], None]:
@@ -87,7 +87,7 @@ def _bookkeeping(directory: str) -> list[Result]:
 
 
 def _render(directory: str) -> list[Result]:
-    from metrics.collector import MultiProcessSocketCollector
+    from metrics.multiprocess import MultiProcessSocketCollector, WorkerGauges
 
     single = fresh_tracker()
     for i in range(WORKERS * OPEN_PER_WORKER):
@@ -96,8 +96,8 @@ def _render(directory: str) -> list[Result]:
         worker = _worker_tracker(directory, pid)
         for i in range(OPEN_PER_WORKER):
             worker.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
-        assert worker.worker_gauges is not None
-        worker.worker_gauges.refresh()
+        assert isinstance(worker.publisher, WorkerGauges)
+        worker.publisher.refresh()
     merged = CollectorRegistry()
     merged.register(MultiProcessSocketCollector(directory))
     total = sum(

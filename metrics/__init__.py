@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .close_codes import CLOSE_REASONS, REJECT_REASONS, close_reason
+from .label_values import CLOSE_REASONS, REJECT_REASONS, close_reason
 from .tracker import SocketTracker, default_tracker
 from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 

@@ -1,50 +1,10 @@
-"""gunicorn server hooks for prometheus_client's multiprocess mode.
+"""gunicorn server hooks for multiprocess mode: ``metrics.multiprocess.gunicorn``, re-exported.
 
-Import them in a gunicorn config file after setting ``PROMETHEUS_MULTIPROC_DIR``
-(prometheus_client reads it when first imported)::
+The name gunicorn config files import (see this project's ``gunicorn.conf.py``)::
 
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/run/vidai-metrics")
     from metrics.gunicorn import child_exit, on_starting, post_worker_init
-
-See this project's ``gunicorn.conf.py``.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
-from .workers import archive_dead_worker, multiprocess_dir, prepare_directory
+from .multiprocess.gunicorn import child_exit, on_starting, post_worker_init
 
 __all__ = ["child_exit", "on_starting", "post_worker_init"]
-
-
-def _directory() -> str:
-    directory = multiprocess_dir()
-    if not directory:
-        raise RuntimeError("set PROMETHEUS_MULTIPROC_DIR before gunicorn loads its config")
-    return directory
-
-
-def on_starting(server: Any) -> None:
-    """Master, before any worker: create the directory and wipe the last run's files."""
-    directory = _directory()
-    prepare_directory(directory)
-    server.log.info("prometheus multiprocess directory %s is ready (emptied)", directory)
-
-
-def post_worker_init(worker: Any) -> None:
-    """Worker, app loaded: create the tracker, write its gauge files, start its refresh."""
-    from .conf import get_settings
-    from .tracker import default_tracker
-
-    gauges = default_tracker().worker_gauges
-    if gauges is None:
-        raise RuntimeError("the default tracker is not writing worker files")
-    # Started again here in case the tracker was made before the fork (preload_app).
-    gauges.start(get_settings().worker_refresh_seconds)
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """Master, worker reaped: drop its live gauges, fold its counters into the archives."""
-    folded = archive_dead_worker(worker.pid, _directory())
-    server.log.info("worker %s exited: live gauges dropped, folded %s", worker.pid, folded)

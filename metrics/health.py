@@ -7,8 +7,8 @@ import logging
 import time
 
 from channels.layers import get_channel_layer
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from .conf import on_settings_change
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +49,8 @@ async def _probe() -> bool:
     return bool(message.get("type") == "vidai.health")
 
 
+@on_settings_change
 def forget() -> None:
     """Drop the cached answer (tests, or after reconfiguring the layer)."""
     global _last
     _last = None
-
-
-@receiver(setting_changed)
-def _forget_on_layer_change(*, setting: str, **kwargs: object) -> None:
-    if setting == "CHANNEL_LAYERS":
-        forget()

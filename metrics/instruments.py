@@ -10,7 +10,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from . import close_codes
+from . import label_values
 
 CONNECTIONS: Final = "vidai_websocket_connections"
 OPENED: Final = "vidai_websocket_connections_opened"
@@ -22,6 +22,12 @@ AGE: Final = "vidai_websocket_connection_age_seconds"
 MESSAGES: Final = "vidai_websocket_messages"
 MESSAGE_BYTES: Final = "vidai_websocket_message_bytes"
 TRACKING_ERRORS: Final = "vidai_websocket_tracking_errors"
+
+
+def bucket_label(bound: float) -> str:
+    """The ``le`` label value of a bucket bound, as prometheus_client writes it."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
 
 # Where tracking can fail; the values of the tracking_errors "stage" label.
 TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
@@ -73,4 +79,4 @@ class SocketInstruments:
         )
         for stage in TRACKING_STAGES:
             self.tracking_errors.labels(stage=stage)
-        self.rejected.labels(type=close_codes.UNKNOWN_TYPE, reason=close_codes.NO_ROUTE)
+        self.rejected.labels(type=label_values.UNKNOWN_TYPE, reason=label_values.NO_ROUTE)

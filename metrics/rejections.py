@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from . import close_codes
+from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .routing import find_routes, matching_route, project_routes
 from .tracker import SocketTracker, default_tracker
@@ -63,7 +63,7 @@ class RejectionTracker:
         async def watched_receive() -> Message:
             message = await receive()
             if not seen.settled and message.get("type") == "websocket.disconnect":
-                refused(close_codes.ERROR)  # the client left before anything decided
+                refused(label_values.ERROR)  # the client left before anything decided
             return message
 
         async def watched_send(message: Message) -> None:
@@ -72,17 +72,17 @@ class RejectionTracker:
                 if kind == "websocket.accept":
                     seen.settled = True  # accepted by an untracked app: W002's business
                 elif kind in _REFUSALS:
-                    refused(close_codes.DENIED)
+                    refused(label_values.DENIED)
             await send(message)
 
         try:
             result = await self.app({**scope, ROUTE_SEEN: seen}, watched_receive, watched_send)
         except (Exception, asyncio.CancelledError):
             if not seen.settled:
-                refused(close_codes.ERROR)
+                refused(label_values.ERROR)
             raise
         if not seen.settled:
-            refused(close_codes.DENIED)  # returned without accepting: the server sends 403
+            refused(label_values.DENIED)  # returned without accepting: the server sends 403
         return result
 
     def _count(self, path: str, reason: str) -> None:
@@ -90,11 +90,11 @@ class RejectionTracker:
         try:
             found = matching_route(self.route_table(), path)
             if found is None or isinstance(found[1], UnroutedSocket):
-                socket_type, reason = close_codes.UNKNOWN_TYPE, close_codes.NO_ROUTE
+                socket_type, reason = label_values.UNKNOWN_TYPE, label_values.NO_ROUTE
             elif isinstance(found[1], TrackedSocket):
                 socket_type = found[1].socket_type
             else:
-                socket_type = close_codes.UNKNOWN_TYPE
+                socket_type = label_values.UNKNOWN_TYPE
             tracker.rejected(socket_type, reason)
         except Exception:  # tracking never breaks the handshake's answer
             # Neither the path nor the scope is logged: they carry personal data.

@@ -13,7 +13,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from . import close_codes
+from . import label_values
 from .live import LiveSocket
 from .status import read_status
 from .tracker import SocketTracker, declare_type, default_tracker
@@ -66,7 +66,7 @@ class SocketStatusService:
     def unregister_socket(cls, socket_id: str, code: int = 1000) -> bool:
         """Count a registered socket as closed by the server; False if it was not open."""
         return cls._tracker().closed(
-            ("manual", str(socket_id)), code=code, initiator=close_codes.SERVER
+            ("manual", str(socket_id)), code=code, initiator=label_values.SERVER
         )
 
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Metric
 
 from .conf import cached_per_settings
-from .exposition import exposed_registry, multiprocess_dir
+from .exposed import exposed_registry, multiprocess_dir
 from .instruments import CONNECTIONS, OLDEST_START
 
 __all__ = [

@@ -12,16 +12,16 @@ import re
 import threading
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
-from . import close_codes
+from . import label_values
 from .collector import LiveSocketCollector
 from .conf import get_settings
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
-from .worker_gauges import WorkerGauges
-from .workers import multiprocess_dir
+from .multiprocess.directory import multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ _default: SocketTracker | None = None
 
 def valid_type(socket_type: str) -> str:
     """Return ``socket_type`` if it is a valid type name from code, else raise ValueError."""
-    if not _TYPE_NAME.fullmatch(socket_type) or socket_type == close_codes.UNKNOWN_TYPE:
+    if not _TYPE_NAME.fullmatch(socket_type) or socket_type == label_values.UNKNOWN_TYPE:
         raise ValueError(
             f"socket type {socket_type!r} must match {_TYPE_NAME.pattern} and not be 'unknown'"
         )
@@ -51,6 +51,41 @@ def declare_type(socket_type: str) -> str:
         if _default is not None:
             _default.declare(socket_type)
     return socket_type
+
+
+class LivePublisher(Protocol):
+    """Where a tracker publishes its open sockets besides the live registry."""
+
+    def declare(self, socket_type: str) -> None:
+        """Create a type's series at its current values."""
+
+    def opened(self, socket_type: str) -> None:
+        """Publish a type after an open."""
+
+    def closed(self, sock: LiveSocket) -> None:
+        """Publish a type after a close."""
+
+    def start(self, interval: float) -> None:
+        """Keep publishing every ``interval`` seconds in the background."""
+
+
+class _Unpublished:
+    """One process: scrapes read the live registry itself; nothing to publish."""
+
+    def declare(self, socket_type: str) -> None:
+        pass
+
+    def opened(self, socket_type: str) -> None:
+        pass
+
+    def closed(self, sock: LiveSocket) -> None:
+        pass
+
+    def start(self, interval: float) -> None:
+        pass
+
+
+_UNPUBLISHED: LivePublisher = _Unpublished()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +123,14 @@ class SocketTracker:
         duration_buckets: tuple[float, ...] | None = None,
         age_buckets: tuple[float, ...] | None = None,
         live: LiveSockets | None = None,
-        worker_files: bool = False,
+        publisher: LivePublisher | None = None,
     ) -> None:
         config = get_settings()
         self.registry = registry
         self.live = live if live is not None else LiveSockets()
-        # Multiprocess mode: the open-socket gauges also go to this worker's files.
-        self.worker_gauges = (
-            WorkerGauges(self.live, age_buckets or config.age_buckets) if worker_files else None
-        )
+        # Multiprocess mode publishes the open sockets to this worker's files
+        # (metrics.multiprocess.worker_tracker); one process has nothing to publish.
+        self.publisher: LivePublisher = publisher if publisher is not None else _UNPUBLISHED
         self._instruments = SocketInstruments(
             registry, duration_buckets=duration_buckets or config.duration_buckets
         )
@@ -119,10 +153,10 @@ class SocketTracker:
         instruments = self._instruments
         # Every series a type can have exists from the start, so the first close
         # or rejection shows in rate() and increase() (they need a prior sample).
-        for reason in (close_codes.DENIED, close_codes.ERROR):
+        for reason in (label_values.DENIED, label_values.ERROR):
             instruments.rejected.labels(type=socket_type, reason=reason)
-        for reason in close_codes.CLOSE_REASONS:
-            for initiator in close_codes.INITIATORS:
+        for reason in label_values.CLOSE_REASONS:
+            for initiator in label_values.INITIATORS:
                 self._closed_child(socket_type, reason, initiator)
         self._children[socket_type] = _TypeChildren(
             opened=instruments.opened.labels(type=socket_type),
@@ -132,8 +166,7 @@ class SocketTracker:
             sent_messages=instruments.messages.labels(type=socket_type, direction="sent"),
             sent_bytes=instruments.message_bytes.labels(type=socket_type, direction="sent"),
         )
-        if self.worker_gauges is not None:
-            self.worker_gauges.declare(socket_type)
+        self.publisher.declare(socket_type)
 
     def opened(
         self, socket_type: str, *, key: Hashable | None = None, user_id: str | None = None
@@ -142,28 +175,26 @@ class SocketTracker:
         children = self._children.get(socket_type) or self._declared(socket_type)
         key = self.live.add(socket_type, key=key, user_id=user_id)
         children.opened.inc()
-        if self.worker_gauges is not None:
-            self.worker_gauges.opened(socket_type)
+        self.publisher.opened(socket_type)
         return key
 
     def closed(self, key: Hashable, *, code: object, initiator: str) -> bool:
         """Count a socket's close once; return False if it was already closed."""
-        if initiator not in close_codes.INITIATORS:
-            raise ValueError(f"initiator must be one of {close_codes.INITIATORS}")
+        if initiator not in label_values.INITIATORS:
+            raise ValueError(f"initiator must be one of {label_values.INITIATORS}")
         sock = self.live.discard(key)
         if sock is None:
             return False
-        reason = close_codes.close_reason(code)
+        reason = label_values.close_reason(code)
         self._closed_child(sock.type, reason, initiator).inc()
         self._children[sock.type].duration.observe(self.live.lifetime(sock))
-        if self.worker_gauges is not None:
-            self.worker_gauges.closed(sock)
+        self.publisher.closed(sock)
         return True
 
     def rejected(self, socket_type: str, reason: str) -> None:
         """Count a handshake that was never accepted."""
-        if reason not in close_codes.REJECT_REASONS:
-            raise ValueError(f"reason must be one of {close_codes.REJECT_REASONS}")
+        if reason not in label_values.REJECT_REASONS:
+            raise ValueError(f"reason must be one of {label_values.REJECT_REASONS}")
         self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
 
     def frames(
@@ -212,12 +243,13 @@ def default_tracker() -> SocketTracker:
     if _default is None:
         with _declared_lock:
             if _default is None:
-                tracker = SocketTracker(
-                    REGISTRY,
-                    types=tuple(_declared_types),
-                    worker_files=multiprocess_dir() is not None,
-                )
-                if tracker.worker_gauges is not None:
-                    tracker.worker_gauges.start(get_settings().worker_refresh_seconds)
-                _default = tracker
+                types = tuple(_declared_types)
+                if multiprocess_dir() is None:
+                    _default = SocketTracker(REGISTRY, types=types)
+                else:
+                    from .multiprocess import worker_tracker
+
+                    tracker = worker_tracker(REGISTRY, types=types)
+                    tracker.publisher.start(get_settings().worker_refresh_seconds)
+                    _default = tracker
     return _default

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Hashable
 
-from . import close_codes
+from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
@@ -157,10 +157,10 @@ class _Session:
     def on_receive(self, message: Message) -> None:
         if message.get("type") == "websocket.disconnect":
             if self.state is _State.OPEN:
-                self._close(message.get("code", 1005), close_codes.CLIENT)
+                self._close(message.get("code", 1005), label_values.CLIENT)
             elif self.state is _State.PENDING:
                 # The client left before the app decided: never accepted.
-                self._reject(close_codes.ERROR)
+                self._reject(label_values.ERROR)
 
     def on_send(self, message: Message) -> None:
         kind = message.get("type")
@@ -169,19 +169,19 @@ class _Session:
                 self._open()
         elif kind == "websocket.close":
             if self.state is _State.OPEN:
-                self._close(message.get("code", 1000), close_codes.SERVER)
+                self._close(message.get("code", 1000), label_values.SERVER)
             elif self.state is _State.PENDING:
-                self._reject(close_codes.DENIED)
+                self._reject(label_values.DENIED)
         elif kind == "websocket.http.response.start" and self.state is _State.PENDING:
-            self._reject(close_codes.DENIED)
+            self._reject(label_values.DENIED)
 
     def finish(self, ending: _Ending) -> None:
         if self.state is _State.OPEN:
-            self._close(_CODE_WHEN_APP_ENDS[ending], close_codes.SERVER)
+            self._close(_CODE_WHEN_APP_ENDS[ending], label_values.SERVER)
         elif self.state is _State.PENDING:
             returned = ending is _Ending.RETURNED
             # An app that returns without accepting is denied by the server (403).
-            self._reject(close_codes.DENIED if returned else close_codes.ERROR)
+            self._reject(label_values.DENIED if returned else label_values.ERROR)
 
     # Each step below swallows its own errors: tracking never breaks a socket.
 
@@ -313,7 +313,7 @@ class UnroutedSocket:
         _mark_seen(scope)
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
-            tracker.rejected(close_codes.UNKNOWN_TYPE, close_codes.NO_ROUTE)
+            tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)
         except Exception:
             logger.exception("socket tracking failed at stage reject for an unrouted socket")
             tracker.tracking_error("reject")

@@ -14,7 +14,7 @@ from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
 from .access import denial
-from .exposition import exposed_registry
+from .exposed import exposed_registry
 from .status_http import StatusRequest, respond
 from .tracker import default_tracker
 

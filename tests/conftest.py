@@ -9,11 +9,18 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from consultation.routing import websocket_urlpatterns
+from metrics.routing import tracked_endpoints
 from metrics.tracker import SocketTracker
 
 from .servers import SERVERS, LiveServer, migrate, run_server
 
-VIDAI_TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin")
+# Vidai's socket types, as its routes declare them.
+VIDAI_TYPES = tuple(tracked_endpoints(websocket_urlpatterns))
+
+# ASGI apps the test servers run; importing them here (doctest collection)
+# would declare their fault types in this process's default tracker.
+collect_ignore = ["asgi_app.py", "soak_app.py"]
 
 
 def require_tool(name: str) -> str:

@@ -9,8 +9,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from metrics import close_codes
+from metrics import label_values
 
+from .conftest import VIDAI_TYPES
 from .servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
@@ -22,14 +23,14 @@ INJECTIONS = [
     "\U0001d54d\U0001d55a \U0001fa7a",
     'type="call"} 1\nvidai_websocket_connections{type="evil', "role=doctor&role=admin",
 ]  # fmt: skip
-KNOWN_TYPES = {"call", "stt", "stt_room", "stt_sales", "stt_admin", "fault_connect",
+KNOWN_TYPES = {*VIDAI_TYPES, "fault_connect",
                "fault_accepted", "fault_receive", "fault_disconnect", "fault_discard",
                "fault_slow", "unknown"}  # fmt: skip
 CONTRACT_VALUES = {
     "type": KNOWN_TYPES,
-    "reason": set(close_codes.CLOSE_REASONS) | set(close_codes.REJECT_REASONS),
-    "initiator": set(close_codes.INITIATORS),
-    "direction": set(close_codes.DIRECTIONS),
+    "reason": set(label_values.CLOSE_REASONS) | set(label_values.REJECT_REASONS),
+    "initiator": set(label_values.INITIATORS),
+    "direction": set(label_values.DIRECTIONS),
     "stage": {"open", "frame", "close", "reject"},
 }
 

@@ -14,8 +14,10 @@ from prometheus_client import REGISTRY
 
 from consultation.routing import websocket_urlpatterns
 
+from .conftest import VIDAI_TYPES
+
 CLOSED = "vidai_websocket_connections_closed_total"
-TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin")
+TYPES = VIDAI_TYPES
 PATHS = {
     "call": "/ws/call/room-1/",
     "stt": "/ws/stt/",

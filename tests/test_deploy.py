@@ -50,4 +50,4 @@ def test_gunicorn_config_runs_uvicorn_workers_with_the_multiprocess_hooks(monkey
     module, _, name = config["worker_class"].rpartition(".")
     assert getattr(importlib.import_module(module), name).__name__ == "UvicornWorker"
     for hook in ("on_starting", "post_worker_init", "child_exit"):
-        assert config[hook].__module__ == "metrics.gunicorn"
+        assert config[hook] is getattr(importlib.import_module("metrics.gunicorn"), hook)

@@ -10,13 +10,14 @@ import gc
 from typing import Any
 
 import pytest
-from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
 from consultation.consumers import STT_ROOM_GROUP, SttRoomConsumer
 from metrics import track
+
+from .consumers import Echo
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -75,19 +76,6 @@ async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> 
 
     await stays.disconnect()
     assert STT_ROOM_GROUP not in layer.groups
-
-
-class Echo(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.accept()
-
-    async def receive(self, text_data=None, bytes_data=None) -> None:
-        if text_data == "close-please":
-            await self.close(code=4001)
-        elif text_data == "raise-please":
-            raise RuntimeError("receive failed")
-        else:
-            await self.send(text_data=text_data)
 
 
 async def test_tracked_sessions_keep_no_objects(tracker: Any, layer: Any) -> None:

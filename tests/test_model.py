@@ -26,11 +26,13 @@ from hypothesis.stateful import (
 )
 from prometheus_client import CollectorRegistry
 
-from metrics import close_codes, track
+from metrics import label_values, track
 from metrics.tracker import SocketTracker
 
+from .conftest import VIDAI_TYPES
+
 PROCESSES = 3
-TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin")
+TYPES = VIDAI_TYPES
 CLOSE_CODES = st.sampled_from([1000, 1001, 1002, 1005, 1006, 1008, 1011, 1012, 3000, 4403, 2500])
 
 
@@ -139,7 +141,7 @@ class TrackingMachine(RuleBasedStateMachine):
         if sock.state == "pending":
             self.order(sock, "send", {"type": "websocket.close", "code": 1000})
             self.order(sock, "return")
-            self.reject(sock, close_codes.DENIED)
+            self.reject(sock, label_values.DENIED)
 
     @rule(sock=sockets, size=st.integers(0, 70_000), text=st.booleans())
     def client_frame(self, sock: Socket, size: int, text: bool) -> None:
@@ -163,19 +165,19 @@ class TrackingMachine(RuleBasedStateMachine):
         sock.inbox.put_nowait({"type": "websocket.disconnect", "code": sent_code})
         self.order(sock, "receive")
         if sock.state == "open":
-            self.close(sock, sent_code, close_codes.CLIENT)
+            self.close(sock, sent_code, label_values.CLIENT)
         elif sock.state == "pending":
-            self.reject(sock, close_codes.ERROR)
+            self.reject(sock, label_values.ERROR)
         self.order(sock, "return")
 
     @rule(sock=consumes(sockets), code=CLOSE_CODES)
     def server_closes(self, sock: Socket, code: int) -> None:
         if sock.state == "open":
             self.order(sock, "send", {"type": "websocket.close", "code": code})
-            self.close(sock, code, close_codes.SERVER)
+            self.close(sock, code, label_values.SERVER)
         self.order(sock, "return")
         if sock.state == "pending":  # returned without accepting
-            self.reject(sock, close_codes.DENIED)
+            self.reject(sock, label_values.DENIED)
 
     @rule(sock=consumes(sockets))
     def app_raises(self, sock: Socket) -> None:
@@ -185,9 +187,9 @@ class TrackingMachine(RuleBasedStateMachine):
         self.order(sock, "raise")
         assert isinstance(sock.task.exception(), AppFailure)  # raised through the wrapper
         if sock.state == "open":
-            self.close(sock, 1011, close_codes.SERVER)
+            self.close(sock, 1011, label_values.SERVER)
         elif sock.state == "pending":
-            self.reject(sock, close_codes.ERROR)
+            self.reject(sock, label_values.ERROR)
 
     @rule(sock=consumes(sockets))
     def cancelled(self, sock: Socket) -> None:
@@ -195,14 +197,14 @@ class TrackingMachine(RuleBasedStateMachine):
         sock.task.cancel()
         self.settle()
         if sock.state == "open":
-            self.close(sock, 1001, close_codes.SERVER)
+            self.close(sock, 1001, label_values.SERVER)
         elif sock.state == "pending":
-            self.reject(sock, close_codes.ERROR)
+            self.reject(sock, label_values.ERROR)
 
     # Model updates ---------------------------------------------------------
 
     def close(self, sock: Socket, code: int, initiator: str) -> None:
-        reason = close_codes.close_reason(code)
+        reason = label_values.close_reason(code)
         self.model.closed[(sock.process, sock.type, reason, initiator)] += 1
         sock.state = "done"
 
@@ -242,7 +244,7 @@ class TrackingMachine(RuleBasedStateMachine):
             assert opened == self.model.opened[(process, socket_type)]
             closed = 0.0
             for reason, initiator in itertools.product(
-                close_codes.CLOSE_REASONS, close_codes.INITIATORS
+                label_values.CLOSE_REASONS, label_values.INITIATORS
             ):
                 value = self.sample(
                     process, "vidai_websocket_connections_closed_total",
@@ -251,7 +253,7 @@ class TrackingMachine(RuleBasedStateMachine):
                 assert value == self.model.closed[(process, socket_type, reason, initiator)]
                 closed += value
             assert opened - closed == gauge
-            for reason in close_codes.REJECT_REASONS:
+            for reason in label_values.REJECT_REASONS:
                 value = self.sample(
                     process, "vidai_websocket_connections_rejected_total",
                     type=socket_type, reason=reason,
@@ -281,10 +283,10 @@ class TrackingMachine(RuleBasedStateMachine):
     @invariant()
     def labels_stay_within_the_contract(self) -> None:
         allowed = {
-            "type": {*TYPES, close_codes.UNKNOWN_TYPE},
-            "reason": set(close_codes.CLOSE_REASONS) | set(close_codes.REJECT_REASONS),
-            "initiator": set(close_codes.INITIATORS),
-            "direction": set(close_codes.DIRECTIONS),
+            "type": {*TYPES, label_values.UNKNOWN_TYPE},
+            "reason": set(label_values.CLOSE_REASONS) | set(label_values.REJECT_REASONS),
+            "initiator": set(label_values.INITIATORS),
+            "direction": set(label_values.DIRECTIONS),
             "stage": {"open", "frame", "close", "reject"},
         }
         self._samples = self.samples()
@@ -309,9 +311,9 @@ class TrackingMachine(RuleBasedStateMachine):
         self.settle()
         for sock in self.all_sockets:
             if sock.state == "open":
-                self.close(sock, 1001, close_codes.SERVER)
+                self.close(sock, 1001, label_values.SERVER)
             elif sock.state == "pending":
-                self.reject(sock, close_codes.ERROR)
+                self.reject(sock, label_values.ERROR)
 
 
 TrackingMachine.TestCase.settings = settings(

@@ -24,12 +24,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.values import MultiProcessValue
 from websockets.asyncio.client import connect
 
-from metrics.collector import MultiProcessSocketCollector
 from metrics.live import LiveSockets
+from metrics.multiprocess import (
+    MultiProcessSocketCollector,
+    WorkerGauges,
+    archive_dead_worker,
+    prepare_directory,
+    worker_tracker,
+)
 from metrics.status import summarize
 from metrics.tracker import SocketTracker
-from metrics.worker_gauges import WorkerGauges
-from metrics.workers import archive_dead_worker, prepare_directory
 
 from .conftest import VIDAI_TYPES
 from .servers import value
@@ -80,11 +84,10 @@ def make_worker(pid: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> 
     previous = values.ValueClass
     monkeypatch.setattr(values, "ValueClass", MultiProcessValue(lambda: pid))
     try:
-        return SocketTracker(
+        return worker_tracker(
             CollectorRegistry(),
             types=VIDAI_TYPES,
             live=LiveSockets(clock.wall_ns, clock.monotonic_ns),
-            worker_files=True,
         )
     finally:
         monkeypatch.setattr(values, "ValueClass", previous)
@@ -148,8 +151,8 @@ def test_files_and_one_process_expose_the_same_contract(directory, clock, monkey
         tracker.closed(old, code=1006, initiator="client")
         clock.advance(-120)  # the second tracker lives the same history
     clock.advance(120)
-    assert worker.worker_gauges is not None
-    worker.worker_gauges.refresh()
+    assert isinstance(worker.publisher, WorkerGauges)
+    worker.publisher.refresh()
     files = merged(directory, clock)
 
     refresh = ("vidai_websocket_worker_refresh_time_seconds", "gauge")
@@ -189,14 +192,14 @@ def test_totals_and_the_json_summary_add_up_over_workers(directory, clock, monke
 
 def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
     worker = make_worker(1, clock, monkeypatch)
-    assert worker.worker_gauges is not None
+    assert isinstance(worker.publisher, WorkerGauges)
     bucket = "vidai_websocket_connection_age_seconds_bucket"
     old = worker.opened("call")
     clock.advance(30)
     worker.opened("call")
     # Time moved a socket past the 10 s bound: only the refresh tick sees that.
     assert merged(directory, clock).get_sample_value(bucket, {"type": "call", "le": "10.0"}) == 2
-    worker.worker_gauges.refresh()
+    worker.publisher.refresh()
     assert merged(directory, clock).get_sample_value(bucket, {"type": "call", "le": "10.0"}) == 1
     # A close is published at once, ages included.
     worker.closed(old, code=1000, initiator="client")
@@ -267,9 +270,9 @@ def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path
 
 
 def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:
-    tracker = SocketTracker(CollectorRegistry(), types=("call",), worker_files=True)
-    gauges = tracker.worker_gauges
-    assert gauges is not None
+    tracker = worker_tracker(CollectorRegistry(), types=("call",))
+    gauges = tracker.publisher
+    assert isinstance(gauges, WorkerGauges)
     gauges.start(0.02)
     gauges.start(0.02)  # idempotent in one process
     try:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from .conftest import VIDAI_TYPES
 from .servers import ROOT, LiveServer, free_port, run_server, server_env
 
-TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin")
+TYPES = VIDAI_TYPES
 
 
 def command_env(sqlite_path: Path) -> dict[str, str]:

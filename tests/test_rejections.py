@@ -8,7 +8,8 @@ from django.urls import path, re_path
 
 from metrics import track, track_rejections, unrouted
 
-from .test_tracking import Deny, Echo, assert_balanced, value
+from .consumers import Deny, Echo
+from .test_tracking import assert_balanced, value
 
 REJECTED = "vidai_websocket_connections_rejected_total"
 OPENED = "vidai_websocket_connections_opened_total"

@@ -4,7 +4,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from metrics import close_codes
+from metrics import label_values
 from metrics.tracker import SocketTracker, declare_type
 
 from .conftest import VIDAI_TYPES
@@ -91,10 +91,10 @@ def test_socket_type_names_are_code_identifiers(name: str) -> None:
 def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: SocketTracker):
     """Every label combination the contract allows, at once: well under 400 series."""
     for socket_type, reason_code, initiator in itertools.product(
-        VIDAI_TYPES, (1000, 1001, 1002, 1008, 1011, 1012, 1006, 4000, 2000), close_codes.INITIATORS
+        VIDAI_TYPES, (1000, 1001, 1002, 1008, 1011, 1012, 1006, 4000, 2000), label_values.INITIATORS
     ):
         tracker.closed(tracker.opened(socket_type), code=reason_code, initiator=initiator)
-    for socket_type, reason in itertools.product(VIDAI_TYPES, close_codes.REJECT_REASONS):
+    for socket_type, reason in itertools.product(VIDAI_TYPES, label_values.REJECT_REASONS):
         tracker.rejected(socket_type, reason)
     tracker.rejected("unknown", "no_route")
     for socket_type in VIDAI_TYPES:
@@ -104,5 +104,5 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     families = text_string_to_metric_families(generate_latest(registry).decode())
     series = [s for f in families for s in f.samples if not s.name.endswith("_created")]
     closed = [s for s in series if s.name == "vidai_websocket_connections_closed_total"]
-    assert len(closed) == len(VIDAI_TYPES) * len(close_codes.CLOSE_REASONS) * 2
+    assert len(closed) == len(VIDAI_TYPES) * len(label_values.CLOSE_REASONS) * 2
     assert len(series) < 400

@@ -4,7 +4,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import URLRouter
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path
@@ -13,36 +12,9 @@ from prometheus_client import CollectorRegistry
 from metrics import track, unrouted
 from metrics.tracker import SocketTracker
 
+from .consumers import Deny, Echo, RaiseAfterAccept, RaiseBeforeAccept
+
 CLOSED = "vidai_websocket_connections_closed_total"
-
-
-class Echo(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.accept()
-
-    async def receive(self, text_data=None, bytes_data=None) -> None:
-        if text_data == "close-please":
-            await self.close(code=4001)
-        elif text_data == "raise-please":
-            raise RuntimeError("receive failed")
-        else:
-            await self.send(text_data=text_data, bytes_data=bytes_data)
-
-
-class Deny(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.close()
-
-
-class RaiseBeforeAccept(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        raise RuntimeError("connect failed")
-
-
-class RaiseAfterAccept(AsyncWebsocketConsumer):
-    async def connect(self) -> None:
-        await self.accept()
-        raise RuntimeError("connect failed after accept")
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:

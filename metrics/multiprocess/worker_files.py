@@ -34,9 +34,9 @@ from typing import Final
 
 from prometheus_client import Gauge
 
-from .instruments import AGE, CONNECTIONS, OLDEST_START
-from .live import LiveSocket, LiveSockets
-from .workers import files_enabled, multiprocess_dir
+from ..instruments import AGE, CONNECTIONS, OLDEST_START, bucket_label
+from ..live import LiveSocket, LiveSockets
+from .directory import files_enabled, multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +57,6 @@ class _TypeGauges:
     start_sum: Gauge
     older: tuple[Gauge, ...]
     """One per age bound, in the order of the bounds."""
-
-
-def _bound_label(bound: float) -> str:
-    return repr(float(bound))
 
 
 class WorkerGauges:
@@ -144,7 +140,7 @@ class WorkerGauges:
                     oldest=self._oldest.labels(type=socket_type),
                     start_sum=self._start_sum.labels(type=socket_type),
                     older=tuple(
-                        self._older.labels(type=socket_type, le=_bound_label(bound))
+                        self._older.labels(type=socket_type, le=bucket_label(bound))
                         for bound in self._bounds
                     ),
                 )

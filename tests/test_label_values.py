@@ -1,6 +1,6 @@
 import pytest
 
-from metrics.close_codes import CLOSE_REASONS, close_reason
+from metrics.label_values import CLOSE_REASONS, close_reason
 
 
 @pytest.mark.parametrize(
