@@ -6,7 +6,7 @@
 Every worker writes its metrics to PROMETHEUS_MULTIPROC_DIR; /metrics and the
 status JSON merge all of them. The directory is emptied when the master starts,
 a worker's live gauges are dropped when it exits and its counters folded into
-archive files (see metrics/workers.py and docs/scaling.md). Command-line
+archive files (see metrics/multiprocess/ and docs/scaling.md). Command-line
 options override what is set here.
 """
 
