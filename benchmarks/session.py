@@ -9,9 +9,10 @@ and timeouts of its own that would dilute the wrapper's cost.
 
 The target row uses a Channels ``AsyncWebsocketConsumer`` echo with the
 project's in-memory channel layer, because a consumer is what production
-wraps. Two rows are for information: Vidai's own ``SttConsumer`` (JSON, ack
-per frame, group send), and a raw ASGI echo app, which does nothing else per
-frame and so is the worst case for the wrapper's relative cost.
+wraps. Three rows are for information: Vidai's own ``SttConsumer`` (JSON, ack
+per frame, group send); a raw ASGI echo app, which does nothing else per
+frame and so is the worst case for the wrapper's relative cost; and what
+``track_rejections()`` around the whole stack adds to that tracked raw echo.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from metrics.asgi_types import ASGIApp, Message, Receive, Scope, Send
+from metrics.rejections import track_rejections
 from metrics.tracking import track
 
 from . import Result, fresh_tracker, median
@@ -161,7 +163,7 @@ async def _measure(case: Case, wrapped: ASGIApp) -> Result:
 
 
 def run() -> list[Result]:
-    """Measure the echo consumer session (target) and two more apps (information)."""
+    """Measure the echo consumer session (target) and three more pairs (information)."""
     from consultation.consumers import SttConsumer
 
     tracker = fresh_tracker()
@@ -177,8 +179,19 @@ def run() -> list[Result]:
         Case("1c. session: raw ASGI echo (info)", raw_echo, ICE_CANDIDATE, 1000, None),
     ]
 
+    tracked_echo = track("call", raw_echo, tracker=tracker)
+    outer = Case(
+        "1d. session: track_rejections around tracked raw echo (info)",
+        tracked_echo,
+        ICE_CANDIDATE,
+        1000,
+        None,
+    )
+    pairs = [(case, track("call", case.app, tracker=tracker)) for case in cases]
+    pairs.append((outer, track_rejections(tracked_echo, tracker=tracker)))
+
     async def main() -> list[Result]:
-        return [await _measure(case, track("call", case.app, tracker=tracker)) for case in cases]
+        return [await _measure(case, wrapped) for case, wrapped in pairs]
 
     results = asyncio.run(main())
     if len(tracker.live):

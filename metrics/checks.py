@@ -19,7 +19,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .access import allowed_networks
 from .conf import LOOPBACK_NETWORKS, get_settings, settings_problems
-from .exposed import multiprocess_dir
+from .multiprocess import multiprocess_dir
 from .routing import project_routes, untracked_routes
 
 

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from .multiprocess import merged_registry, multiprocess_dir
 from .tracker import default_tracker
 
-__all__ = ["exposed_registry", "multiprocess_dir"]
+__all__ = ["exposed_registry"]
 
 
 def exposed_registry() -> CollectorRegistry:

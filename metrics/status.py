@@ -19,8 +19,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Metric
 
 from .conf import cached_per_settings
-from .exposed import exposed_registry, multiprocess_dir
+from .exposed import exposed_registry
 from .instruments import CONNECTIONS, OLDEST_START
+from .multiprocess import multiprocess_dir
 
 __all__ = [
     "SocketSummary",
