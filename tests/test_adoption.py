@@ -145,16 +145,25 @@ def test_the_wheel_holds_metrics_only(wheel: Path) -> None:
     assert not list(ROOT.glob("*.egg-info"))
 
 
+def adopter_env() -> dict[str, str]:
+    """This process's environment without what points at this repository (PYTHON*, DJANGO*)."""
+    env = {key: val for key, val in os.environ.items() if not key.startswith(("PYTHON", "DJANGO"))}
+    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
 @pytest.fixture(scope="module", params=PROFILES)
 def adopter(request: pytest.FixtureRequest, wheel: Path, tmp_path_factory) -> Iterator[Path]:
     """The foreign project's directory, its venv at ``.venv`` inside it."""
     home = tmp_path_factory.mktemp(f"adopter-{request.param}")
     python = home / ".venv" / "bin" / "python"
-    run(sys.executable, "-m", "venv", home / ".venv", cwd=home)
+    env = adopter_env()
+    run(sys.executable, "-m", "venv", home / ".venv", cwd=home, env=env)
     run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-        wheel, *PROFILES[request.param], *SERVER_PACKAGES, cwd=home)  # fmt: skip
-    run(home / ".venv" / "bin" / "django-admin", "startproject", "mysite", ".", cwd=home)
-    run(python, "manage.py", "startapp", "chat", cwd=home)
+        wheel, *PROFILES[request.param], *SERVER_PACKAGES, cwd=home, env=env)  # fmt: skip
+    run(home / ".venv" / "bin" / "django-admin", "startproject", "mysite", ".", cwd=home, env=env)
+    run(python, "manage.py", "startapp", "chat", cwd=home, env=env)
     (home / "chat" / "consumers.py").write_text(CHAT_CONSUMER)
     (home / "chat" / "views.py").write_text(FACADE_VIEW)
     for name, (how, code) in adoption_snippets().items():
@@ -176,27 +185,20 @@ def adopter(request: pytest.FixtureRequest, wheel: Path, tmp_path_factory) -> It
     return home
 
 
-def adopter_env(home: Path) -> dict[str, str]:
-    env = {key: val for key, val in os.environ.items() if not key.startswith(("PYTHON", "DJANGO"))}
-    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return env
-
-
 def test_the_adopter_uses_the_installed_wheel_and_passes_its_checks(adopter: Path) -> None:
     python = adopter / ".venv" / "bin" / "python"
     where = run(python, "-c", "import metrics; print(metrics.__file__)", cwd=adopter,
-                env=adopter_env(adopter))  # fmt: skip
+                env=adopter_env())  # fmt: skip
     assert "site-packages" in where
     assert str(ROOT) not in where
-    checked = run(python, "manage.py", "check", cwd=adopter, env=adopter_env(adopter))
+    checked = run(python, "manage.py", "check", cwd=adopter, env=adopter_env())
     assert "no issues" in checked
 
 
 @pytest.fixture(scope="module")
 def served(adopter: Path) -> Iterator[LiveServer]:
     python = adopter / ".venv" / "bin" / "python"
-    env = adopter_env(adopter)
+    env = adopter_env()
     run(python, "manage.py", "migrate", "-v", "0", cwd=adopter, env=env)
     port = free_port()
     log_path = adopter / "uvicorn.log"
