@@ -22,9 +22,9 @@ os.environ.setdefault(
 # on_starting empties it once, not on every config reload (HUP).
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-from metrics.gunicorn import child_exit, on_starting, post_worker_init  # noqa: E402
+from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit  # noqa: E402
 
-__all__ = ["child_exit", "on_starting", "post_worker_init"]
+__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # WEB_CONCURRENCY, gunicorn's own variable, or 2 per CPU.

@@ -2,9 +2,9 @@
 
 The name gunicorn config files import (see this project's ``gunicorn.conf.py``)::
 
-    from metrics.gunicorn import child_exit, on_starting, post_worker_init
+    from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
 """
 
-from .multiprocess.gunicorn import child_exit, on_starting, post_worker_init
+from .multiprocess.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
 
-__all__ = ["child_exit", "on_starting", "post_worker_init"]
+__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]

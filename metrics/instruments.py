@@ -36,6 +36,8 @@ TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
 class SocketInstruments:
     """The event-driven metrics of the contract, registered on ``registry``.
 
+    Frames and bytes are not here: ``metrics.frames`` reads them at scrape time.
+
     >>> from prometheus_client import CollectorRegistry
     >>> instruments = SocketInstruments(CollectorRegistry(), duration_buckets=(1.0, 60.0))
     >>> instruments.opened.labels(type="call").inc()
@@ -60,15 +62,6 @@ class SocketInstruments:
             "Lifetime of WebSocket connections, observed at close.",
             ["type"],
             buckets=duration_buckets,
-            registry=registry,
-        )
-        self.messages = Counter(
-            MESSAGES, "WebSocket frames, by direction.", ["type", "direction"], registry=registry
-        )
-        self.message_bytes = Counter(
-            MESSAGE_BYTES,
-            "WebSocket payload bytes (UTF-8 for text frames), by direction.",
-            ["type", "direction"],
             registry=registry,
         )
         self.tracking_errors = Counter(

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from . import label_values
 from .collector import LiveSocketCollector
 from .conf import get_settings
+from .frames import FrameCollector, FrameCounts, FrameTable
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
 from .multiprocess.directory import multiprocess_dir
@@ -94,10 +95,7 @@ class _TypeChildren:
 
     opened: Counter
     duration: Histogram
-    received_messages: Counter
-    received_bytes: Counter
-    sent_messages: Counter
-    sent_bytes: Counter
+    frames: FrameCounts
 
 
 class SocketTracker:
@@ -123,11 +121,13 @@ class SocketTracker:
         duration_buckets: tuple[float, ...] | None = None,
         age_buckets: tuple[float, ...] | None = None,
         live: LiveSockets | None = None,
+        frames: FrameTable | None = None,
         publisher: LivePublisher | None = None,
     ) -> None:
         config = get_settings()
         self.registry = registry
         self.live = live if live is not None else LiveSockets()
+        self.frame_table = frames if frames is not None else FrameTable()
         # Multiprocess mode publishes the open sockets to this worker's files
         # (metrics.multiprocess.worker_tracker); one process has nothing to publish.
         self.publisher: LivePublisher = publisher if publisher is not None else _UNPUBLISHED
@@ -141,6 +141,7 @@ class SocketTracker:
         registry.register(
             LiveSocketCollector(self.live, self.types, age_buckets or config.age_buckets)
         )
+        registry.register(FrameCollector(self.frame_table))
 
     def types(self) -> tuple[str, ...]:
         """Return the socket types this tracker reports, in declaration order."""
@@ -161,10 +162,7 @@ class SocketTracker:
         self._children[socket_type] = _TypeChildren(
             opened=instruments.opened.labels(type=socket_type),
             duration=instruments.duration.labels(type=socket_type),
-            received_messages=instruments.messages.labels(type=socket_type, direction="received"),
-            received_bytes=instruments.message_bytes.labels(type=socket_type, direction="received"),
-            sent_messages=instruments.messages.labels(type=socket_type, direction="sent"),
-            sent_bytes=instruments.message_bytes.labels(type=socket_type, direction="sent"),
+            frames=self.frame_table.counts(socket_type),
         )
         self.publisher.declare(socket_type)
 
@@ -197,17 +195,20 @@ class SocketTracker:
             raise ValueError(f"reason must be one of {label_values.REJECT_REASONS}")
         self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
 
+    def frame_counts(self, socket_type: str) -> FrameCounts:
+        """Return the type's frame and byte counts, for the wrapper to add to directly."""
+        children = self._children.get(socket_type) or self._declared(socket_type)
+        return children.frames
+
     def frames(
         self, socket_type: str, *, received: int, received_bytes: int, sent: int, sent_bytes: int
     ) -> None:
         """Count a batch of frames and their payload bytes, both ways."""
-        children = self._children.get(socket_type) or self._declared(socket_type)
-        if received:
-            children.received_messages.inc(received)
-            children.received_bytes.inc(received_bytes)
-        if sent:
-            children.sent_messages.inc(sent)
-            children.sent_bytes.inc(sent_bytes)
+        counts = self.frame_counts(socket_type)
+        counts.received += received
+        counts.received_bytes += received_bytes
+        counts.sent += sent
+        counts.sent_bytes += sent_bytes
 
     def tracking_error(self, stage: str) -> None:
         """Count an error that tracking swallowed."""

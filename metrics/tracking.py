@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import time
 from collections.abc import Hashable
 
 from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
+from .frames import FrameCounts
 from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
 logger = logging.getLogger(__name__)
@@ -70,14 +70,12 @@ _CODE_WHEN_APP_ENDS = {
 }
 
 
-def _payload_size(message: Message) -> int:
-    data = message.get("bytes")
-    if data is not None:
-        return len(data)
-    text = message.get("text")
-    if text is None:
-        return 0
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+# Where frames go when the tracker could not give a type's counts: nowhere read.
+_UNCOUNTED = FrameCounts()
 
 
 def _user_id(scope: Scope) -> str | None:
@@ -90,30 +88,10 @@ def _user_id(scope: Scope) -> str | None:
     return None
 
 
-# Frames are counted on the session and pushed to the tracker in batches:
-# per-frame locking doubled a session's cost. A batch is pushed at close, after
-# this many frames, or when this long has passed, so rates stay current.
-_FLUSH_FRAMES = 64
-_FLUSH_SECONDS = 1.0
-_now = time.monotonic
-
-
 class _Session:
     """One socket's tracking state, made per call of the wrapper."""
 
-    __slots__ = (
-        "flushed_at",
-        "key",
-        "pending",
-        "received",
-        "received_bytes",
-        "scope",
-        "sent",
-        "sent_bytes",
-        "socket_type",
-        "state",
-        "tracker",
-    )
+    __slots__ = ("frames", "key", "scope", "socket_type", "state", "tracker")
 
     def __init__(self, tracker: SocketTracker, socket_type: str, scope: Scope) -> None:
         self.tracker = tracker
@@ -121,19 +99,24 @@ class _Session:
         self.scope = scope
         self.state = _State.PENDING
         self.key: Hashable = None
-        self.pending = self.received = self.received_bytes = self.sent = self.sent_bytes = 0
-        self.flushed_at = 0.0
+        # The type's counts, added to on every frame and read at every scrape.
+        self.frames = _UNCOUNTED
 
     def wrap_receive(self, receive: Receive) -> Receive:
-        # The frame path is inlined: it runs for every frame of every socket.
+        # The frame path is inlined, payload size included: it runs for every
+        # frame of every socket, and a function call costs as much as the rest.
         async def tracked_receive() -> Message:
             message = await receive()
-            if message.get("type") == "websocket.receive" and self.state is _OPEN:
-                self.received += 1
-                self.received_bytes += _payload_size(message)
-                self.pending += 1
-                if self.pending >= _FLUSH_FRAMES or _now() - self.flushed_at >= _FLUSH_SECONDS:
-                    self._flush_frames()
+            if message["type"] == "websocket.receive" and self.state is _OPEN:
+                frames = self.frames
+                frames.received += 1
+                text = message.get("text")
+                if text is None:
+                    frames.received_bytes += len(message.get("bytes") or b"")
+                elif text.isascii():
+                    frames.received_bytes += len(text)
+                else:
+                    frames.received_bytes += _utf8_size(text)
             else:
                 self.on_receive(message)
             return message
@@ -142,12 +125,17 @@ class _Session:
 
     def wrap_send(self, send: Send) -> Send:
         async def tracked_send(message: Message) -> None:
+            # get(): the app's message may lack a type; the server, not we, refuses it.
             if message.get("type") == "websocket.send" and self.state is _OPEN:
-                self.sent += 1
-                self.sent_bytes += _payload_size(message)
-                self.pending += 1
-                if self.pending >= _FLUSH_FRAMES or _now() - self.flushed_at >= _FLUSH_SECONDS:
-                    self._flush_frames()
+                frames = self.frames
+                frames.sent += 1
+                text = message.get("text")
+                if text is None:
+                    frames.sent_bytes += len(message.get("bytes") or b"")
+                elif text.isascii():
+                    frames.sent_bytes += len(text)
+                else:
+                    frames.sent_bytes += _utf8_size(text)
             else:
                 self.on_send(message)
             await send(message)
@@ -187,7 +175,10 @@ class _Session:
 
     def _open(self) -> None:
         self.state = _State.OPEN
-        self.flushed_at = _now()
+        try:
+            self.frames = self.tracker.frame_counts(self.socket_type)
+        except Exception:
+            self._tracking_error("frame")  # the socket is still counted, its frames not
         try:
             self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
         except Exception:
@@ -196,7 +187,6 @@ class _Session:
 
     def _close(self, code: object, initiator: str) -> None:
         self.state = _State.DONE
-        self._flush_frames()
         try:
             self.tracker.closed(self.key, code=code, initiator=initiator)
         except Exception:
@@ -208,25 +198,6 @@ class _Session:
             self.tracker.rejected(self.socket_type, reason)
         except Exception:
             self._tracking_error("reject")
-
-    def _flush_frames(self) -> None:
-        if not self.pending:
-            return
-        received, received_bytes, sent, sent_bytes = (
-            self.received, self.received_bytes, self.sent, self.sent_bytes
-        )  # fmt: skip
-        self.pending = self.received = self.received_bytes = self.sent = self.sent_bytes = 0
-        self.flushed_at = _now()
-        try:
-            self.tracker.frames(
-                self.socket_type,
-                received=received,
-                received_bytes=received_bytes,
-                sent=sent,
-                sent_bytes=sent_bytes,
-            )
-        except Exception:
-            self._tracking_error("frame")
 
     def _tracking_error(self, stage: str) -> None:
         # The traceback names our code only; the scope (path, query) is never logged.

@@ -49,5 +49,5 @@ def test_gunicorn_config_runs_uvicorn_workers_with_the_multiprocess_hooks(monkey
     assert directory.is_dir()  # made before any app import (--preload)
     module, _, name = config["worker_class"].rpartition(".")
     assert getattr(importlib.import_module(module), name).__name__ == "UvicornWorker"
-    for hook in ("on_starting", "post_worker_init", "child_exit"):
+    for hook in ("on_starting", "post_worker_init", "worker_exit", "child_exit"):
         assert config[hook] is getattr(importlib.import_module("metrics.gunicorn"), hook)

@@ -190,6 +190,30 @@ def test_totals_and_the_json_summary_add_up_over_workers(directory, clock, monke
     assert registry.get_sample_value(age + "_gcount", {"type": "call"}) == 5
 
 
+def test_frames_reach_the_files_at_each_refresh_and_only_once(directory, clock, monkeypatch):
+    worker = make_worker(1, clock, monkeypatch)
+    assert isinstance(worker.publisher, WorkerGauges)
+    received = {"type": "call", "direction": "received"}
+    counts = worker.frame_counts("call")
+    counts.received += 3
+    counts.received_bytes += 30
+    # In the worker's own registry at once; in the files at the next refresh (1 s).
+    assert worker.registry.get_sample_value("vidai_websocket_messages_total", received) == 3
+    assert (
+        merged(directory, clock).get_sample_value("vidai_websocket_messages_total", received) == 0
+    )
+    worker.publisher.refresh()
+    files = merged(directory, clock)
+    assert files.get_sample_value("vidai_websocket_messages_total", received) == 3
+    assert files.get_sample_value("vidai_websocket_message_bytes_total", received) == 30
+    counts.received += 2
+    worker.publisher.refresh()
+    worker.publisher.refresh()  # nothing new: nothing added twice
+    assert (
+        merged(directory, clock).get_sample_value("vidai_websocket_messages_total", received) == 5
+    )
+
+
 def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
     worker = make_worker(1, clock, monkeypatch)
     assert isinstance(worker.publisher, WorkerGauges)
@@ -368,7 +392,12 @@ async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn) -> No
     async with connect(gunicorn.server.ws + "/ws/stt/") as held:
         await held.send(b"frame")
         await held.recv()
-        before = gunicorn.server.scrape()
+        # Frame counters reach the files at the worker's next refresh (1 s).
+        received = {"type": "stt", "direction": "received"}
+        before = await asyncio.to_thread(
+            gunicorn.server.wait_for,
+            lambda s: value(s, "vidai_websocket_messages_total", **received) >= 1,
+        )
         counts = []
         for _ in range(20):
             workers = gunicorn.worker_pids()

@@ -215,3 +215,22 @@ async def test_staff_see_who_is_connected_and_others_do_not(asgi_server: LiveSer
         listed = json.loads(body)["sockets"]
         assert [(s["type"], s["user_id"]) for s in listed] == [("stt_admin", user_id)]
         assert server.get("/consultation/socket-status/sockets/")[0] == 403
+
+
+async def test_sparse_frames_are_in_the_next_scrape_while_the_socket_is_open(asgi_server):
+    server = asgi_server
+    messages = "vidai_websocket_messages_total"
+    async with connect(server.ws + "/ws/stt/") as ws:
+        before = await asyncio.to_thread(server.scrape)
+        for _ in range(3):
+            await ws.send(b"\0" * 320)
+            assert json.loads(await ws.recv())["type"] == "ack"
+        # One scrape, no waiting: three frames each way, then the socket goes quiet.
+        during = await asyncio.to_thread(server.scrape)
+        assert value(during, OPEN, type="stt") >= 1
+        assert delta(during, before, messages, type="stt", direction="received") == 3
+        assert delta(during, before, messages, type="stt", direction="sent") == 3
+        assert (
+            delta(during, before, "vidai_websocket_message_bytes_total", type="stt",
+                  direction="received") == 960
+        )  # fmt: skip

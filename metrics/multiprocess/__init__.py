@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from ..frames import FrameTable
 from ..live import LiveSockets
 from .collector import MultiProcessSocketCollector
 from .directory import archive_dead_worker, files_enabled, multiprocess_dir, prepare_directory
@@ -57,11 +58,13 @@ def worker_tracker(
     from ..tracker import SocketTracker
 
     live = live if live is not None else LiveSockets()
+    frames = FrameTable()
     buckets = age_buckets or get_settings().age_buckets
     return SocketTracker(
         registry,
         types=types,
         age_buckets=buckets,
         live=live,
-        publisher=WorkerGauges(live, buckets),
+        frames=frames,
+        publisher=WorkerGauges(live, buckets, frames=frames),
     )

@@ -4,7 +4,7 @@ Import them in a gunicorn config file after setting ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus_client reads it when first imported)::
 
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/run/vidai-metrics")
-    from metrics.gunicorn import child_exit, on_starting, post_worker_init
+    from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
 
 See this project's ``gunicorn.conf.py``.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from .directory import archive_dead_worker, multiprocess_dir, prepare_directory
 from .worker_files import WorkerGauges
 
-__all__ = ["child_exit", "on_starting", "post_worker_init"]
+__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]
 
 
 def _directory() -> str:
@@ -43,6 +43,15 @@ def post_worker_init(worker: Any) -> None:
         raise RuntimeError("the default tracker is not writing worker files")
     # Started again here in case the tracker was made before the fork (preload_app).
     gauges.start(get_settings().worker_refresh_seconds)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, exiting: write what its frame counters gained since the last refresh."""
+    from ..tracker import default_tracker
+
+    gauges = default_tracker().publisher
+    if isinstance(gauges, WorkerGauges):
+        gauges.refresh()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -14,7 +14,10 @@ the scrape merges them (``metrics.collector.MultiProcessSocketCollector``):
   gives the age sum at scrape time), so only a close of a socket that had
   reached the smallest bound, and the passage of time, move them;
 - ``vidai_websocket_worker_refresh_time_seconds`` (liveall, ``pid`` label):
-  when this worker last re-derived everything, so a stuck worker shows.
+  when this worker last re-derived everything, so a stuck worker shows;
+- the frame and byte counters (counters, archived when the worker exits):
+  what the worker's ``FrameTable`` gained since the last refresh, so they are
+  at most one refresh interval behind.
 
 Counts, start times and start sums are re-published from the live registry
 (read under one lock with the write) on every open and close, so totals are
@@ -32,9 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
-from ..instruments import AGE, CONNECTIONS, OLDEST_START, bucket_label
+from ..frames import MESSAGE_BYTES_HELP, MESSAGES_HELP, FrameTable
+from ..instruments import AGE, CONNECTIONS, MESSAGE_BYTES, MESSAGES, OLDEST_START, bucket_label
+from ..label_values import RECEIVED, SENT
 from ..live import LiveSocket, LiveSockets
 from .directory import files_enabled, multiprocess_dir
 
@@ -73,6 +78,7 @@ class WorkerGauges:
         live: LiveSockets,
         age_bounds: tuple[float, ...],
         *,
+        frames: FrameTable | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not files_enabled():
@@ -81,6 +87,9 @@ class WorkerGauges:
                 f"{multiprocess_dir()!r}): set the variable before prometheus_client is imported"
             )
         self._live = live
+        self._frames = frames if frames is not None else FrameTable()
+        # What the files hold of each type's frame counts: received, its bytes, sent, its bytes.
+        self._frames_written: dict[str, tuple[int, int, int, int]] = {}
         self._bounds = age_bounds
         self._smallest_bound = min(age_bounds, default=float("inf"))
         self._clock = clock
@@ -118,6 +127,10 @@ class WorkerGauges:
             registry=None,
             multiprocess_mode="livesum",
         )
+        self._messages = Counter(MESSAGES, MESSAGES_HELP, ["type", "direction"], registry=None)
+        self._message_bytes = Counter(
+            MESSAGE_BYTES, MESSAGE_BYTES_HELP, ["type", "direction"], registry=None
+        )
         self._refreshed = Gauge(
             WORKER_REFRESH,
             "Unix time each live worker last re-derived its socket gauges.",
@@ -145,6 +158,7 @@ class WorkerGauges:
                     ),
                 )
             self._publish_type(socket_type)
+            self._publish_frames(socket_type)
 
     def opened(self, socket_type: str) -> None:
         """Publish a type's count, oldest start and start sum after an open."""
@@ -169,6 +183,7 @@ class WorkerGauges:
             self._oldest_written.clear()
             for socket_type in self._types:
                 self._publish_type(socket_type)
+                self._publish_frames(socket_type)
             self._refreshed.set(self._clock())
 
     def start(self, interval: float) -> None:
@@ -210,6 +225,21 @@ class WorkerGauges:
             gauges.oldest.set(oldest)
             self._oldest_written[socket_type] = oldest
         gauges.connections.set(count)
+
+    def _publish_frames(self, socket_type: str) -> None:
+        counts = self._frames.counts(socket_type)
+        # One read of each: the event loop may add to them meanwhile.
+        now = (counts.received, counts.received_bytes, counts.sent, counts.sent_bytes)
+        before = self._frames_written.get(socket_type, (0, 0, 0, 0))
+        children = (
+            self._messages.labels(type=socket_type, direction=RECEIVED),
+            self._message_bytes.labels(type=socket_type, direction=RECEIVED),
+            self._messages.labels(type=socket_type, direction=SENT),
+            self._message_bytes.labels(type=socket_type, direction=SENT),
+        )
+        for child, new, old in zip(children, now, before, strict=True):
+            child.inc(new - old)  # inc(0) still creates the series at 0
+        self._frames_written[socket_type] = now
 
     def _publish_type(self, socket_type: str) -> None:
         gauges = self._types.get(socket_type)
