@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import Result
 
-NAMES = ("session", "bookkeeping", "render", "memory", "multiprocess")
+NAMES = ("session", "peers", "bookkeeping", "render", "memory", "multiprocess")
 
 
 def _setup_django() -> None:
@@ -27,10 +27,11 @@ def _setup_django() -> None:
 
 
 def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
-    from . import bookkeeping, memory, multiprocess, render, session
+    from . import bookkeeping, memory, multiprocess, peers, render, session
 
     return {
         "session": session.run,
+        "peers": peers.run,
         "bookkeeping": bookkeeping.run,
         "render": render.run,
         "memory": memory.run,
