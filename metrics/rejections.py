@@ -10,8 +10,11 @@ A handshake that middleware refuses (a bad Origin, failed authentication) or
 that fails before any route is counted as ``rejected``: with the type of the
 tracked route its path matches, else ``unknown``; reason ``no_route`` when no
 route but the catch-all matches the path, else ``denied`` (refused) or ``error`` (the app
-raised, or the client left first). A socket that reaches a tracked route (or
-``unrouted()``) is counted there, never here.
+raised, or the client left first). The path is matched as the routes below
+see it (``root_path`` cut, or relative to an outer router's match). A socket
+that reaches a tracked route (or ``unrouted()``) is counted there, never here;
+one an untracked route refuses counts as ``unknown`` (and system check W002
+names that route).
 """
 
 from __future__ import annotations
@@ -25,13 +28,23 @@ from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .routing import find_routes, matching_route, project_routes
 from .tracker import SocketTracker, default_tracker
-from .tracking import ROUTE_SEEN, RouteSeen, TrackedSocket, UnroutedSocket
+from .tracking import TrackedSocket, UnroutedSocket, _mark_seen, _route_seen, _RouteSeen
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["RejectionTracker", "track_rejections"]
 
 _REFUSALS = frozenset({"websocket.close", "websocket.http.response.start"})
+
+
+def _routed_path(scope: Scope) -> str:
+    """The path the routes below see, as Channels' URLRouter computes it."""
+    remaining = scope.get("path_remaining")
+    if isinstance(remaining, str):
+        return remaining  # nested under a router: relative to its match
+    path = str(scope.get("path", ""))
+    root_path = str(scope.get("root_path", ""))
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
 
 
 class RejectionTracker:
@@ -54,11 +67,12 @@ class RejectionTracker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        seen = RouteSeen()
+        _mark_seen()  # under another track_rejections: this one counts from here
+        seen = _RouteSeen()
 
         def refused(reason: str) -> None:
             seen.settled = True
-            self._count(scope.get("path", ""), reason)
+            self._count(_routed_path(scope), reason)
 
         async def watched_receive() -> Message:
             message = await receive()
@@ -75,12 +89,15 @@ class RejectionTracker:
                     refused(label_values.DENIED)
             await send(message)
 
+        token = _route_seen.set(seen)
         try:
-            result = await self.app({**scope, ROUTE_SEEN: seen}, watched_receive, watched_send)
+            result = await self.app(scope, watched_receive, watched_send)
         except (Exception, asyncio.CancelledError):
             if not seen.settled:
                 refused(label_values.ERROR)
             raise
+        finally:
+            _route_seen.reset(token)
         if not seen.settled:
             refused(label_values.DENIED)  # returned without accepting: the server sends 403
         return result

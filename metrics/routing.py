@@ -23,7 +23,6 @@ __all__ = [
     "path_template",
     "project_routes",
     "tracked_endpoints",
-    "tracked_route",
     "untracked_routes",
 ]
 
@@ -43,6 +42,24 @@ def _route_text(pattern: Any) -> str:
     return _REGEX_GROUP.sub(r"<\1>", regex)
 
 
+def _unwrap(app: Any) -> Any:
+    """The tracked app (or router) inside per-route middleware, else ``app`` itself.
+
+    ``path("ws/chat/", AuthMiddlewareStack(track("chat", ...)))`` is a tracked route.
+    """
+    found = app
+    for _ in range(_MAX_MIDDLEWARE_DEPTH):
+        if isinstance(found, TrackedSocket | UnroutedSocket) or hasattr(found, "routes"):
+            return found
+        found = next(
+            (getattr(found, name) for name in _INNER_APP_ATTRIBUTES if hasattr(found, name)),
+            None,
+        )
+        if found is None:
+            break
+    return app
+
+
 def _nested(callback: Any) -> Sequence[Any] | None:
     """The routes of a nested router, or None for an endpoint.
 
@@ -57,7 +74,7 @@ def _nested(callback: Any) -> Sequence[Any] | None:
 def _walk(routes: Iterable[Any], prefix: str = "/") -> Iterator[tuple[str, Any]]:
     """Yield ``(path template, app)`` for every endpoint, nested routers flattened."""
     for route in routes:
-        callback = getattr(route, "callback", None)
+        callback = _unwrap(getattr(route, "callback", None))
         template = prefix + _route_text(route.pattern)
         nested = _nested(callback)
         if nested is not None:
@@ -99,9 +116,10 @@ def _match(routes: Iterable[Any], rest: str, prefix: str) -> tuple[str, Any] | N
         if not match:
             continue
         template = prefix + _route_text(route.pattern)
-        nested = _nested(route.callback)
+        callback = _unwrap(route.callback)
+        nested = _nested(callback)
         if nested is None:
-            return template, route.callback
+            return template, callback
         # Django's patterns return (the rest of the path, args, kwargs).
         found = _match(nested, match[0], template)
         if found is not None:
@@ -114,26 +132,22 @@ def matching_route(routes: Iterable[Any], path: str) -> tuple[str, Any] | None:
     return _match(routes, path.lstrip("/"), "/")
 
 
-def tracked_route(routes: Iterable[Any], path: str) -> tuple[str, TrackedSocket] | None:
-    """Return the template and tracked app of the route serving ``path``, or None."""
-    found = matching_route(routes, path)
-    if found is None or not isinstance(found[1], TrackedSocket):
-        return None
-    return found[0], found[1]
-
-
 def path_template(routes: Iterable[Any], path: str) -> str | None:
     """Return the template of the tracked route serving ``path``, or None.
 
     >>> from django.urls import path as route
     >>> from channels.generic.websocket import WebsocketConsumer
     >>> from metrics import track
-    >>> routes = [route("ws/call/<str:room>/", track("call", WebsocketConsumer.as_asgi()))]
+    >>> from prometheus_client import CollectorRegistry
+    >>> from metrics import SocketTracker
+    >>> tracker = SocketTracker(CollectorRegistry())
+    >>> app = track("call", WebsocketConsumer.as_asgi(), tracker=tracker)
+    >>> routes = [route("ws/call/<str:room>/", app)]
     >>> path_template(routes, "/ws/call/r42/")
     '/ws/call/<room>/'
     """
-    found = tracked_route(routes, path)
-    return None if found is None else found[0]
+    found = matching_route(routes, path)
+    return found[0] if found is not None and isinstance(found[1], TrackedSocket) else None
 
 
 def find_routes(app: Any) -> Sequence[Any] | None:

@@ -10,6 +10,7 @@ made per call, never on the wrapper.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 from collections.abc import Hashable
@@ -21,18 +22,11 @@ from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ROUTE_SEEN", "RouteSeen", "TrackedSocket", "UnroutedSocket", "track", "unrouted"]
-
-ROUTE_SEEN = "vidai_metrics.route_seen"
-"""Scope key under which ``track_rejections`` asks the routes to say they counted a socket."""
+__all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
 
 
-class RouteSeen:
-    """Set by a tracked route (or the catch-all) that counts the socket itself.
-
-    Middleware copies the scope as it goes (``dict(scope, user=...)``), so the
-    outer wrapper passes this mutable marker rather than reading a flag back.
-    """
+class _RouteSeen:
+    """Set by a tracked route (or the catch-all) that counts the socket itself."""
 
     __slots__ = ("settled",)
 
@@ -40,8 +34,16 @@ class RouteSeen:
         self.settled = False
 
 
-def _mark_seen(scope: Scope) -> None:
-    seen = scope.get(ROUTE_SEEN)
+# How track_rejections() learns that a route below it counted a socket. A
+# context variable rather than a scope key: the app's scope stays as the
+# server made it, and a task or thread the middleware starts inherits it.
+_route_seen: contextvars.ContextVar[_RouteSeen | None] = contextvars.ContextVar(
+    "vidai_metrics_route_seen", default=None
+)
+
+
+def _mark_seen() -> None:
+    seen = _route_seen.get()
     if seen is not None:
         seen.settled = True
 
@@ -212,7 +214,9 @@ class TrackedSocket:
     """ASGI wrapper counting one route's WebSocket connections.
 
     >>> from channels.generic.websocket import WebsocketConsumer
-    >>> app = TrackedSocket("call", WebsocketConsumer.as_asgi())
+    >>> from prometheus_client import CollectorRegistry
+    >>> tracker = SocketTracker(CollectorRegistry())
+    >>> app = TrackedSocket("call", WebsocketConsumer.as_asgi(), tracker=tracker)
     >>> app.socket_type
     'call'
     """
@@ -243,7 +247,7 @@ class TrackedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        _mark_seen(scope)
+        _mark_seen()
         session = _Session(self.tracker, self.socket_type, scope)
         ending = _Ending.RETURNED
         try:
@@ -261,9 +265,15 @@ class TrackedSocket:
 def track(socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None) -> TrackedSocket:
     """Wrap a route's ASGI app so its sockets are counted as ``socket_type``.
 
+    In a project's routes the tracker is the process default; tests inject one:
+
     >>> from django.urls import path
     >>> from channels.generic.websocket import WebsocketConsumer
-    >>> route = path("ws/echo/", track("echo", WebsocketConsumer.as_asgi()))
+    >>> from prometheus_client import CollectorRegistry
+    >>> tracker = SocketTracker(CollectorRegistry())
+    >>> route = path("ws/echo/", track("echo", WebsocketConsumer.as_asgi(), tracker=tracker))
+    >>> tracker.types()
+    ('echo',)
     """
     return TrackedSocket(socket_type, app, tracker=tracker)
 
@@ -281,7 +291,7 @@ class UnroutedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("UnroutedSocket only handles WebSocket scopes")
-        _mark_seen(scope)
+        _mark_seen()
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)

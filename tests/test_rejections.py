@@ -3,7 +3,7 @@
 import pytest
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
-from channels.testing import WebsocketCommunicator
+from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path, re_path
 
 from metrics import track, track_rejections, unrouted
@@ -119,16 +119,56 @@ async def test_an_untracked_route_is_left_to_the_system_check(registry, tracker)
 
 
 async def test_the_wrapper_is_transparent(registry, tracker) -> None:
+    seen_scopes = []
+
     async def returns_a_value(scope, receive, send) -> object:
+        seen_scopes.append(scope)
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
         return "not None"
 
     wrapped = track_rejections(returns_a_value, tracker=tracker)
     assert await wrapped({"type": "http"}, None, None) == "not None"
+    scope = {"type": "websocket", "path": "/ws/x/"}
+    communicator = ApplicationCommunicator(wrapped, scope)
+    await communicator.send_input({"type": "websocket.connect"})
+    assert await communicator.receive_output() == {"type": "websocket.accept"}
+    assert await communicator.future == "not None"
+    assert seen_scopes[-1] is scope  # the app gets the server's scope, untouched
     router = URLRouter([path("echo/", Echo.as_asgi())])
     assert track_rejections(router, tracker=tracker)._path_routing is True
     assert track_rejections(Echo.as_asgi(), tracker=tracker)._path_routing is False
-    outer = URLRouter([path("ws/", track_rejections(router, tracker=tracker))])
-    communicator = WebsocketCommunicator(outer, "/ws/echo/")
-    connected, _ = await communicator.connect()
-    assert connected
+    assert all_rejected(registry) == 0
+
+
+async def test_nested_under_a_router_it_matches_the_rest_of_the_path(registry, tracker) -> None:
+    # Per-route middleware around a tracked consumer: the route is still "call".
+    guarded = OriginValidator(track("call", Echo.as_asgi(), tracker=tracker), [GOOD_ORIGIN])
+    inner = URLRouter([path("ws/chat/<str:room>/", guarded)])
+    outer = URLRouter([path("app/", track_rejections(inner, tracker=tracker))])
+    await connect(outer, "/app/ws/chat/r1/", "https://evil.test")
+    assert rejected(registry, type="call", reason="denied") == 1
+    communicator = await connect(outer, "/app/ws/chat/r1/")
+    assert_balanced(registry, "call", 1)
     await communicator.disconnect()
+    assert all_rejected(registry) == 1
+
+
+async def test_behind_a_root_path_it_matches_what_the_router_sees(registry, tracker) -> None:
+    communicator = WebsocketCommunicator(
+        stack(tracker), "/clinic/ws/chat/r1/", headers=[(b"origin", b"https://evil.test")]
+    )
+    communicator.scope["root_path"] = "/clinic"
+    await communicator.connect()
+    assert rejected(registry, type="call", reason="denied") == 1
+    assert all_rejected(registry) == 1
+
+
+async def test_nested_wrappers_count_a_refusal_once(registry, tracker) -> None:
+    app = track_rejections(stack(tracker), tracker=tracker)
+    await connect(app, "/ws/chat/r1/", "https://evil.test")
+    await connect(app, "/ws/admin/")
+    assert rejected(registry, type="call", reason="denied") == 1
+    assert rejected(registry, type="stt_admin", reason="denied") == 1
+    assert all_rejected(registry) == 2

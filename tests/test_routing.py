@@ -8,7 +8,13 @@ from prometheus_client import CollectorRegistry
 
 from metrics import track, track_rejections, unrouted
 from metrics.conf import get_settings
-from metrics.routing import find_routes, path_template, project_routes, tracked_endpoints
+from metrics.routing import (
+    find_routes,
+    path_template,
+    project_routes,
+    tracked_endpoints,
+    untracked_routes,
+)
 from metrics.status import ws_endpoints
 from metrics.tracker import SocketTracker
 
@@ -71,3 +77,16 @@ def test_vidai_routes_are_found_from_its_asgi_application() -> None:
     assert set(ws_endpoints()) == {"call", "stt", "stt_room", "stt_sales", "stt_admin"}
     assert path_template(project_routes(), "/ws/call/r42/") == "/ws/call/<room>/"
     assert path_template(project_routes(), "/ws/nowhere/") is None
+
+
+def test_per_route_middleware_around_a_tracked_app_is_still_tracked() -> None:
+    routes = [
+        path(
+            "ws/chat/<str:room>/",
+            AuthMiddlewareStack(track("chat", WebsocketConsumer.as_asgi(), tracker=chat_tracker)),
+        ),
+        path("ws/plain/", AuthMiddlewareStack(WebsocketConsumer.as_asgi())),
+    ]
+    assert tracked_endpoints(routes) == {"chat": "/ws/chat/<room>/"}
+    assert untracked_routes(routes) == ["/ws/plain/"]
+    assert path_template(routes, "/ws/chat/r1/") == "/ws/chat/<room>/"
