@@ -1,6 +1,7 @@
 """App config: registers the system checks and the log redaction filter."""
 
 from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
 
 
 class MetricsConfig(AppConfig):
@@ -10,7 +11,12 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
-        from .conf import get_settings
+        from .conf import DEFAULTS, get_settings
         from .redaction import install
 
-        install(get_settings().redact_loggers)
+        try:
+            loggers = get_settings().redact_loggers
+        except ImproperlyConfigured:
+            # Check E003 says what is wrong; logs are redacted meanwhile all the same.
+            loggers = DEFAULTS["REDACT_LOGGERS"]
+        install(loggers)

@@ -6,6 +6,7 @@
 - ``vidai_metrics.E002``: the WebSocket routes (``WEBSOCKET_ROUTES``, or
   ``ASGI_APPLICATION`` when it is unset) cannot be imported.
 - ``vidai_metrics.E003``: a ``VIDAI_METRICS`` value is invalid (one error each).
+- ``vidai_metrics.W003``: a setting of an earlier release that is no longer read.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ from .conf import LOOPBACK_NETWORKS, get_settings, settings_problems
 from .multiprocess import multiprocess_dir
 from .routing import project_routes, untracked_routes
 
+# Django settings of an earlier release, and the VIDAI_METRICS key each became.
+_MOVED_SETTINGS = {
+    "VIDAI_STATUS_RATE_LIMIT": "STATUS_RATE_LIMIT",
+    "VIDAI_STATUS_CORS_ORIGINS": "STATUS_CORS_ORIGINS",
+}
+
 
 @register()
 def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
-    """Report every invalid ``VIDAI_METRICS`` value."""
-    return [
+    """Report every invalid ``VIDAI_METRICS`` value, and settings that are no longer read."""
+    messages: list[CheckMessage] = [
         Error(
             problem,
             hint="See the README's Settings section for each key's form.",
@@ -34,6 +41,17 @@ def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[Che
         )
         for problem in settings_problems()
     ]
+    messages.extend(
+        Warning(
+            f"settings.{old} is no longer read.",
+            hint=f"Set VIDAI_METRICS[{new!r}] instead.",
+            obj=old,
+            id="vidai_metrics.W003",
+        )
+        for old, new in _MOVED_SETTINGS.items()
+        if hasattr(settings, old)
+    )
+    return messages
 
 
 @register(Tags.security, deploy=True)

@@ -220,14 +220,20 @@ def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
     )
 
 
-def settings_problems() -> list[str]:
-    """Return what is wrong with ``VIDAI_METRICS``, one sentence a problem."""
+def _read() -> tuple[ExporterSettings, list[str]]:
     overrides = getattr(settings, "VIDAI_METRICS", {})
     if not isinstance(overrides, dict):
-        return [f"VIDAI_METRICS must be a dict, not {type(overrides).__name__}"]
+        return _parse(dict(DEFAULTS), []), [
+            f"VIDAI_METRICS must be a dict, not {type(overrides).__name__}"
+        ]
     problems: list[str] = []
-    _parse({**DEFAULTS, **overrides}, problems)
-    return [f"VIDAI_METRICS {problem}" for problem in problems]
+    parsed = _parse({**DEFAULTS, **overrides}, problems)
+    return parsed, [f"VIDAI_METRICS {problem}" for problem in problems]
+
+
+def settings_problems() -> list[str]:
+    """Return what is wrong with ``VIDAI_METRICS``, one sentence a problem."""
+    return _read()[1]
 
 
 @cached_per_settings
@@ -236,8 +242,7 @@ def get_settings() -> ExporterSettings:
 
     Raises ImproperlyConfigured when a value is invalid (see ``settings_problems``).
     """
-    problems = settings_problems()
+    parsed, problems = _read()
     if problems:
         raise ImproperlyConfigured("; ".join(problems))
-    parsed = _parse({**DEFAULTS, **getattr(settings, "VIDAI_METRICS", {})}, [])
     return parsed

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 from django.conf import settings
 from django.core.checks import Warning, run_checks
@@ -6,6 +9,8 @@ from django.test import override_settings
 from django.urls import path
 
 from metrics.conf import get_settings
+
+from .servers import ROOT, server_env
 
 
 def security_messages():
@@ -99,3 +104,27 @@ def test_the_defaults_are_valid_and_limit_the_status_json() -> None:
         assert [m for m in run_checks() if m.id.startswith("vidai_")] == []
         assert get_settings().status_rate_limit == (600, 60.0)
         assert get_settings().status_cors_origins == ()
+
+
+def test_manage_py_check_reports_an_invalid_setting_without_a_traceback(sqlite_path) -> None:
+    env = server_env(sqlite_path, VIDAI_STATUS_RATE_LIMIT="many")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "vidai_metrics.E003" in done.stderr
+    assert "STATUS_RATE_LIMIT" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+@override_settings(VIDAI_STATUS_RATE_LIMIT="10/60")
+def test_a_setting_of_an_earlier_release_warns() -> None:
+    messages = [m for m in run_checks() if m.id.startswith("vidai_")]
+    assert [(m.id, m.obj) for m in messages] == [("vidai_metrics.W003", "VIDAI_STATUS_RATE_LIMIT")]
+    assert "STATUS_RATE_LIMIT" in messages[0].hint

@@ -98,20 +98,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The exporter's settings; see README "Settings". Read lazily by metrics.conf.
-VIDAI_METRICS = {
-    "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN") or None,
-    "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS") or None,
-    "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES") or None,
-    # Fleet view: the status JSON reads every instance's counts from Prometheus.
-    "STATUS_SOURCE": os.environ.get("VIDAI_STATUS_SOURCE") or "local",
-    "PROMETHEUS_URL": os.environ.get("VIDAI_PROMETHEUS_URL") or None,
-    "PROMETHEUS_JOB": os.environ.get("VIDAI_PROMETHEUS_JOB") or "vidai",
+# The exporter's settings; see README "Settings". Its defaults are in
+# metrics/conf.py; an environment variable that is set overrides one key.
+_METRICS_FROM_ENV = {
+    "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN"),
+    "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS"),
+    "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES"),
     # Origins allowed to read the status JSON from a browser (no wildcard).
     "STATUS_CORS_ORIGINS": _env_list("VIDAI_STATUS_CORS_ORIGINS"),
     # Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.
-    "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "600/60"),
+    "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT"),
+    # Fleet view: the status JSON reads every instance's counts from Prometheus.
+    "STATUS_SOURCE": os.environ.get("VIDAI_STATUS_SOURCE"),
+    "PROMETHEUS_URL": os.environ.get("VIDAI_PROMETHEUS_URL"),
+    "PROMETHEUS_JOB": os.environ.get("VIDAI_PROMETHEUS_JOB"),
 }
+VIDAI_METRICS = {key: value for key, value in _METRICS_FROM_ENV.items() if value}
 
 LOGGING = {
     "version": 1,
