@@ -93,8 +93,9 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if not isinstance(content, dict):
             await self.send_error("expected a JSON object")
             return
-        if _nesting_depth(content) > MAX_NESTING:
-            await self.send_error("message nested too deeply")
+        problem = _unrelayable(content)
+        if problem is not None:
+            await self.send_error(problem)
             return
         kind = content.get("type", self.default_frame_type)
         if not isinstance(kind, str) or kind not in self.frame_types:
@@ -110,19 +111,39 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "error", "error": error})
 
 
-def _nesting_depth(content: object) -> int:
-    """How deeply arrays and objects nest in decoded JSON, counted without recursion."""
-    deepest = 0
+# What channels_redis (msgpack) can carry: integers within 64 bits, valid UTF-8.
+_SMALLEST_INT = -(2**63)
+_LARGEST_INT = 2**64 - 1
+
+
+def _unrelayable(content: object) -> str | None:
+    """Why decoded JSON cannot be relayed through any channel layer, or None.
+
+    Too deep to copy or encode safely, integers msgpack cannot pack, or text
+    with lone surrogates (JSON's "\\ud800"), which is not UTF-8. Walked
+    without recursion.
+    """
     pending = [(content, 1)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_NESTING:  # deeper is already too deep: stop looking
-                pending.extend((child, depth + 1) for child in item)
-    return deepest
+            if depth > MAX_NESTING:
+                return "message nested too deeply"
+            pending.extend((key, depth + 1) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            if depth > MAX_NESTING:
+                return "message nested too deeply"
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text is not valid Unicode"
+        elif isinstance(item, int) and not _SMALLEST_INT <= item <= _LARGEST_INT:
+            return "number out of range"
+    return None
 
 
 class CallConsumer(JsonConsumer):

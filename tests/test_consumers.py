@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
+from django.test import override_settings
 from prometheus_client import REGISTRY
 
 from consultation.routing import websocket_urlpatterns
@@ -34,6 +35,11 @@ MALFORMED = {
     "nested arrays past the decoder's stack": "[" * 60_000,
     "nested objects past the decoder's stack": '{"a":' * 10_000,
     "deep but decodable nesting": '{"type": "offer", "sdp": ' + "[" * 500 + "]" * 500 + "}",
+    # Valid JSON that msgpack (channels_redis) cannot carry.
+    "lone surrogate in text": '{"type": "segment", "text": "\\ud800", "candidate": "\\udfff"}',
+    "lone surrogate in a key": '{"type": "offer", "\\ud800": 1}',
+    "integer past 64 bits": '{"type": "offer", "sdp": 18446744073709551616}',
+    "negative integer past 64 bits": '{"type": "ping", "n": -9223372036854775809}',
     "array body": "[1, 2, 3]",
     "string body": '"hello"',
     "null body": "null",
@@ -76,7 +82,11 @@ def internal_errors() -> float:
 @pytest.fixture
 async def app() -> AsyncIterator[URLRouter]:
     errors_before = internal_errors()
-    yield URLRouter(websocket_urlpatterns)
+    # A layer that refuses what Redis's msgpack would: the consumers must too.
+    with override_settings(
+        CHANNEL_LAYERS={"default": {"BACKEND": "tests.layers.PackingChannelLayer"}}
+    ):
+        yield URLRouter(websocket_urlpatterns)
     assert internal_errors() == errors_before
 
 
