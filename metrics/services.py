@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from . import label_values
 from .live import LiveSocket
 from .status import read_status
-from .tracker import SocketTracker, declare_type, default_tracker
+from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
 __all__ = ["SocketStatusService"]
 
@@ -34,11 +34,16 @@ def _describe(sock: LiveSocket) -> dict[str, Any]:
 class SocketStatusService:
     """Register sockets by hand and read the same status the JSON view serves.
 
+    It counts into the process's default tracker; tests inject their own:
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> SocketStatusService.tracker = SocketTracker(CollectorRegistry())
     >>> SocketStatusService.register_socket("upstream-1", "stt")
     >>> SocketStatusService.get_sockets_by_type("stt")[-1]["socket_id"]
     'upstream-1'
     >>> SocketStatusService.unregister_socket("upstream-1")
     True
+    >>> SocketStatusService.tracker = None
     """
 
     tracker: SocketTracker | None = None
@@ -53,9 +58,11 @@ class SocketStatusService:
         cls, socket_id: str, socket_type: str, user_id: str | int | None = None
     ) -> None:
         """Count a socket as open; ValueError if the id is taken or the type is not a name."""
+        # A type from code: declared for the default tracker, or on the injected one only.
+        socket_type = declare_type(socket_type) if cls.tracker is None else valid_type(socket_type)
         try:
             cls._tracker().opened(
-                declare_type(socket_type),
+                socket_type,
                 key=("manual", str(socket_id)),
                 user_id=None if user_id is None else str(user_id),
             )
