@@ -217,8 +217,4 @@ def run_server(
         log_path=log_path,
         env=full_env,
     ) as process:
-        server = LiveServer(kind, port, process, log_path, full_env)
-        try:
-            yield server
-        finally:
-            server.stop()
+        yield LiveServer(kind, port, process, log_path, full_env)

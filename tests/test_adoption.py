@@ -140,9 +140,17 @@ def test_the_wheel_holds_metrics_only(wheel: Path) -> None:
         "prometheus-client",
         "sortedcontainers",
     ]
-    # Built out of tree: nothing left in the checkout.
-    assert not (ROOT / "build").exists()
-    assert not list(ROOT.glob("*.egg-info"))
+
+
+def test_building_from_the_checkout_leaves_nothing_in_it(tmp_path: Path) -> None:
+    # As a user would build it: pip's isolated build, the backend fetched by pip.
+    def untracked() -> str:
+        return run("git", "status", "--porcelain", "--ignored", cwd=ROOT)
+
+    before = untracked()
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT, cwd=ROOT)
+    assert [w.name.split("-")[0] for w in tmp_path.glob("*.whl")] == ["vidai_socket_status"]
+    assert untracked() == before
 
 
 def adopter_env() -> dict[str, str]:

@@ -210,10 +210,14 @@ def test_indicator_follows_the_real_server_in_chromium(sqlite_path: str) -> None
                 hidden_at = time.monotonic()
                 page.wait_for_timeout(INTERVAL_MS + 1500)
                 assert watch.requests_between(hidden_at, time.monotonic()) == 0
+                # "At once": well before the next interval would have asked, with
+                # room for a busy machine's event dispatch.
                 shown_at = time.monotonic()
-                with page.expect_request(lambda r: r.url.endswith(STATUS_PATH), timeout=1000):
+                with page.expect_request(
+                    lambda r: r.url.endswith(STATUS_PATH), timeout=INTERVAL_MS / 2
+                ):
                     set_visibility(page, "visible")
-                assert time.monotonic() - shown_at < 1
+                assert time.monotonic() - shown_at < INTERVAL_MS / 2000
 
         stopped = time.monotonic()
         expect_state(

@@ -77,18 +77,16 @@ def run_gunicorn(sqlite_path: str, *, workers: int = 3, **env: str) -> Iterator[
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--preload",
             "--no-control-socket", "--graceful-timeout", "5", "tests.asgi_app:application",
         ]  # fmt: skip
+        probe = Gunicorn(LiveServer("gunicorn", port, None, log_path, full_env), directory)  # type: ignore[arg-type]
+
+        def ready() -> bool:
+            booted = len(probe.worker_pids()) == workers
+            return booted and answers(lambda: probe.server.get(STATUS_PATH)[0] == 200)
+
         with running(
-            "gunicorn", command, ready=lambda: True, log_path=log_path, env=full_env
+            "gunicorn", command, ready=ready, log_path=log_path, env=full_env, timeout=60
         ) as process:
-            server = LiveServer("gunicorn", port, process, log_path, full_env)
-            live = Gunicorn(server, directory)
-            live.wait_for_workers(workers)
-            deadline = time.monotonic() + 30
-            while not answers(lambda: server.get(STATUS_PATH)[0] == 200):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not answer in 30s:\n{server.log()}")
-                time.sleep(0.1)
-            yield live
+            yield Gunicorn(LiveServer("gunicorn", port, process, log_path, full_env), directory)
 
 
 @dataclass
