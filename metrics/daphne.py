@@ -13,7 +13,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
-from .redaction import redact, routes_or_none
+from .redaction import redact, importable_routes
 
 ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 
@@ -25,7 +25,7 @@ def redacting(action_logger: ActionLogger) -> ActionLogger:
         path = details.get("path")
         if isinstance(path, str):
             websocket = protocol == "websocket"
-            routes = routes_or_none() if websocket else ()
+            routes = importable_routes() if websocket else ()
             details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
         action_logger(protocol, action, details)
 

@@ -20,7 +20,7 @@ _PATH = re.compile(r"(?<![\w:/])(/[^\s?\"']*)(\?[^\s\"']*)?")
 UNROUTED = "[unrouted path]"
 
 
-def routes_or_none() -> Sequence[Any]:
+def importable_routes() -> Sequence[Any]:
     """The project's routes, or none when they cannot be imported (check E002 says why)."""
     try:
         return project_routes()
@@ -48,7 +48,7 @@ class RedactSocketPaths(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
         websocket = "websocket" in message.lower()
-        routes = routes_or_none() if websocket else ()
+        routes = importable_routes() if websocket else ()
         if message:
             record.msg = redact(message, websocket=websocket, routes=routes)
         if isinstance(record.args, tuple) and record.args:
