@@ -13,7 +13,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
-from .redaction import redact, importable_routes
+from .redaction import importable_routes, redact
 
 ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 

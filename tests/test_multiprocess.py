@@ -388,6 +388,26 @@ async def test_sockets_spread_over_workers_add_up_and_leave_with_a_killed_worker
 
 
 @pytest.mark.server
+async def test_sparse_frames_reach_the_scrape_under_gunicorn_while_the_socket_is_open(gunicorn):
+    server = gunicorn.server
+    messages = "vidai_websocket_messages_total"
+    received = {"type": "stt", "direction": "received"}
+    sent = {"type": "stt", "direction": "sent"}
+    before = await asyncio.to_thread(server.scrape)
+    async with connect(server.ws + "/ws/stt/") as ws:
+        for _ in range(3):
+            await ws.send(b"\0" * 320)
+            await ws.recv()
+        # Then silence: nothing more comes through this socket.
+        await asyncio.sleep(2.5)
+        during = await asyncio.to_thread(server.scrape)
+        assert value(during, OPEN, type="stt") >= 1
+        assert value(during, messages, **received) - value(before, messages, **received) == 3
+        assert value(during, messages, **sent) - value(before, messages, **sent) == 3
+        bytes_name = "vidai_websocket_message_bytes_total"
+        assert value(during, bytes_name, **received) - value(before, bytes_name, **received) == 960
+
+
 async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn) -> None:
     async with connect(gunicorn.server.ws + "/ws/stt/") as held:
         await held.send(b"frame")
