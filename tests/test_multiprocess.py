@@ -409,14 +409,15 @@ async def test_sparse_frames_reach_the_scrape_under_gunicorn_while_the_socket_is
 
 
 async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn) -> None:
+    messages = "vidai_websocket_messages_total"
+    received = {"type": "stt", "direction": "received"}
+    earlier = value(await asyncio.to_thread(gunicorn.server.scrape), messages, **received)
     async with connect(gunicorn.server.ws + "/ws/stt/") as held:
         await held.send(b"frame")
         await held.recv()
         # Frame counters reach the files at the worker's next refresh (1 s).
-        received = {"type": "stt", "direction": "received"}
         before = await asyncio.to_thread(
-            gunicorn.server.wait_for,
-            lambda s: value(s, "vidai_websocket_messages_total", **received) >= 1,
+            gunicorn.server.wait_for, lambda s: value(s, messages, **received) == earlier + 1
         )
         counts = []
         for _ in range(20):
