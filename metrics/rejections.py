@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
-from .routing import find_routes, matching_route, project_routes
+from .routing import find_routes, inner_app, matching_route, project_routes
 from .tracker import SocketTracker, default_tracker
-from .tracking import TrackedSocket, UnroutedSocket, _mark_seen, _route_seen, _RouteSeen
+from .tracking import RouteSeen, TrackedSocket, UnroutedSocket, mark_seen, route_seen
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +35,18 @@ __all__ = ["RejectionTracker", "track_rejections"]
 _REFUSALS = frozenset({"websocket.close", "websocket.http.response.start"})
 
 
-def _routed_path(scope: Scope) -> str:
-    """The path the routes below see, as Channels' URLRouter computes it."""
-    remaining = scope.get("path_remaining")
-    if isinstance(remaining, str):
-        return remaining  # nested under a router: relative to its match
+def _full_path(scope: Scope) -> str:
+    """The request's path below the ``root_path``, as the outermost URLRouter sees it."""
     path = str(scope.get("path", ""))
     root_path = str(scope.get("root_path", ""))
     return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+
+def _routed_path(scope: Scope) -> str:
+    """The path the routes below see, as Channels' URLRouter computes it."""
+    remaining = scope.get("path_remaining")
+    # Nested under a router: relative to its match.
+    return remaining if isinstance(remaining, str) else _full_path(scope)
 
 
 class RejectionTracker:
@@ -59,20 +61,15 @@ class RejectionTracker:
         # Transparent to a router above it, as track() is.
         return getattr(self.app, "_path_routing", False) is True
 
-    def route_table(self) -> Sequence[Any]:
-        """The routes below this wrapper, or the project's when none are found there."""
-        found = find_routes(self.app)
-        return found if found is not None else project_routes()
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        _mark_seen()  # under another track_rejections: this one counts from here
-        seen = _RouteSeen()
+        mark_seen()  # under another track_rejections: this one counts from here
+        seen = RouteSeen()
 
         def refused(reason: str) -> None:
             seen.settled = True
-            self._count(_routed_path(scope), reason)
+            self._count(scope, reason)
 
         async def watched_receive() -> Message:
             message = await receive()
@@ -89,7 +86,7 @@ class RejectionTracker:
                     refused(label_values.DENIED)
             await send(message)
 
-        token = _route_seen.set(seen)
+        token = route_seen.set(seen)
         try:
             result = await self.app(scope, watched_receive, watched_send)
         except (Exception, asyncio.CancelledError):
@@ -97,22 +94,30 @@ class RejectionTracker:
                 refused(label_values.ERROR)
             raise
         finally:
-            _route_seen.reset(token)
+            route_seen.reset(token)
         if not seen.settled:
             refused(label_values.DENIED)  # returned without accepting: the server sends 403
         return result
 
-    def _count(self, path: str, reason: str) -> None:
+    def _type_and_reason(self, scope: Scope, reason: str) -> tuple[str, str]:
+        target = inner_app(self.app)
+        if isinstance(target, TrackedSocket):  # around one tracked route
+            return target.socket_type, reason
+        below = find_routes(self.app)
+        if below is not None:  # around a router: its routes see the routed path
+            found = matching_route(below, _routed_path(scope))
+        else:  # around something else: the project's routes, from the top
+            found = matching_route(project_routes(), _full_path(scope))
+        if found is None or isinstance(found[1], UnroutedSocket):
+            return label_values.UNKNOWN_TYPE, label_values.NO_ROUTE
+        if isinstance(found[1], TrackedSocket):
+            return found[1].socket_type, reason
+        return label_values.UNKNOWN_TYPE, reason
+
+    def _count(self, scope: Scope, reason: str) -> None:
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
-            found = matching_route(self.route_table(), path)
-            if found is None or isinstance(found[1], UnroutedSocket):
-                socket_type, reason = label_values.UNKNOWN_TYPE, label_values.NO_ROUTE
-            elif isinstance(found[1], TrackedSocket):
-                socket_type = found[1].socket_type
-            else:
-                socket_type = label_values.UNKNOWN_TYPE
-            tracker.rejected(socket_type, reason)
+            tracker.rejected(*self._type_and_reason(scope, reason))
         except Exception:  # tracking never breaks the handshake's answer
             # Neither the path nor the scope is logged: they carry personal data.
             logger.exception("socket tracking failed at stage reject before the routes")

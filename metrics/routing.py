@@ -19,6 +19,7 @@ from .tracking import TrackedSocket, UnroutedSocket
 
 __all__ = [
     "find_routes",
+    "inner_app",
     "matching_route",
     "path_template",
     "project_routes",
@@ -42,8 +43,20 @@ def _route_text(pattern: Any) -> str:
     return _REGEX_GROUP.sub(r"<\1>", regex)
 
 
-def _unwrap(app: Any) -> Any:
-    """The tracked app (or router) inside per-route middleware, else ``app`` itself.
+def _inner(app: Any) -> Any:
+    """The app a middleware wraps, or None when ``app`` wraps nothing we can see."""
+    return next(
+        (
+            getattr(app, name)
+            for name in _INNER_APP_ATTRIBUTES
+            if getattr(app, name, None) is not None
+        ),
+        None,
+    )
+
+
+def inner_app(app: Any) -> Any:
+    """The tracked app (or router) inside middleware, else ``app`` itself.
 
     ``path("ws/chat/", AuthMiddlewareStack(track("chat", ...)))`` is a tracked route.
     """
@@ -51,10 +64,7 @@ def _unwrap(app: Any) -> Any:
     for _ in range(_MAX_MIDDLEWARE_DEPTH):
         if isinstance(found, TrackedSocket | UnroutedSocket) or hasattr(found, "routes"):
             return found
-        found = next(
-            (getattr(found, name) for name in _INNER_APP_ATTRIBUTES if hasattr(found, name)),
-            None,
-        )
+        found = _inner(found)
         if found is None:
             break
     return app
@@ -74,7 +84,7 @@ def _nested(callback: Any) -> Sequence[Any] | None:
 def _walk(routes: Iterable[Any], prefix: str = "/") -> Iterator[tuple[str, Any]]:
     """Yield ``(path template, app)`` for every endpoint, nested routers flattened."""
     for route in routes:
-        callback = _unwrap(getattr(route, "callback", None))
+        callback = inner_app(getattr(route, "callback", None))
         template = prefix + _route_text(route.pattern)
         nested = _nested(callback)
         if nested is not None:
@@ -116,7 +126,7 @@ def _match(routes: Iterable[Any], rest: str, prefix: str) -> tuple[str, Any] | N
         if not match:
             continue
         template = prefix + _route_text(route.pattern)
-        callback = _unwrap(route.callback)
+        callback = inner_app(route.callback)
         nested = _nested(callback)
         if nested is None:
             return template, callback
@@ -161,14 +171,7 @@ def find_routes(app: Any) -> Sequence[Any] | None:
         routes = getattr(app, "routes", None)
         if isinstance(routes, list | tuple):
             return list(routes)
-        app = next(
-            (
-                getattr(app, name)
-                for name in _INNER_APP_ATTRIBUTES
-                if getattr(app, name, None) is not None
-            ),
-            None,
-        )
+        app = _inner(app)
     return None
 
 

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
 
 
-class _RouteSeen:
+class RouteSeen:
     """Set by a tracked route (or the catch-all) that counts the socket itself."""
 
     __slots__ = ("settled",)
@@ -34,16 +34,18 @@ class _RouteSeen:
         self.settled = False
 
 
-# How track_rejections() learns that a route below it counted a socket. A
+# How track_rejections() learns that a route below it counted a socket (an
+# internal protocol between the two wrappers, not in __all__). A
 # context variable rather than a scope key: the app's scope stays as the
 # server made it, and a task or thread the middleware starts inherits it.
-_route_seen: contextvars.ContextVar[_RouteSeen | None] = contextvars.ContextVar(
+route_seen: contextvars.ContextVar[RouteSeen | None] = contextvars.ContextVar(
     "vidai_metrics_route_seen", default=None
 )
 
 
-def _mark_seen() -> None:
-    seen = _route_seen.get()
+def mark_seen() -> None:
+    """Tell an enclosing ``track_rejections`` that this socket is counted below it."""
+    seen = route_seen.get()
     if seen is not None:
         seen.settled = True
 
@@ -247,7 +249,7 @@ class TrackedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        _mark_seen()
+        mark_seen()
         session = _Session(self.tracker, self.socket_type, scope)
         ending = _Ending.RETURNED
         try:
@@ -291,7 +293,7 @@ class UnroutedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("UnroutedSocket only handles WebSocket scopes")
-        _mark_seen()
+        mark_seen()
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)

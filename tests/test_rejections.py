@@ -172,3 +172,14 @@ async def test_nested_wrappers_count_a_refusal_once(registry, tracker) -> None:
     assert rejected(registry, type="call", reason="denied") == 1
     assert rejected(registry, type="stt_admin", reason="denied") == 1
     assert all_rejected(registry) == 2
+
+
+async def test_around_one_route_it_counts_that_route(registry, tracker) -> None:
+    guarded = track_rejections(
+        OriginValidator(track("call", Echo.as_asgi(), tracker=tracker), [GOOD_ORIGIN]),
+        tracker=tracker,
+    )
+    app = URLRouter([path("ws/chat/<str:room>/", guarded), re_path(r"", unrouted(tracker=tracker))])
+    await connect(app, "/ws/chat/r1/", "https://evil.test")
+    assert rejected(registry, type="call", reason="denied") == 1
+    assert all_rejected(registry) == 1
