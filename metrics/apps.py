@@ -1,7 +1,6 @@
 """App config: registers the system checks and the log redaction filter."""
 
 from django.apps import AppConfig
-from django.core.exceptions import ImproperlyConfigured
 
 
 class MetricsConfig(AppConfig):
@@ -11,12 +10,8 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
-        from .conf import DEFAULTS, get_settings
+        from .conf import get_settings
         from .redaction import install
 
-        try:
-            loggers = get_settings().redact_loggers
-        except ImproperlyConfigured:
-            # Check E003 says what is wrong; logs are redacted meanwhile all the same.
-            loggers = DEFAULTS["REDACT_LOGGERS"]
-        install(loggers)
+        # An invalid setting is logged and check E003, never an error here.
+        install(get_settings().redact_loggers)

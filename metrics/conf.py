@@ -3,25 +3,28 @@
 ``settings.VIDAI_METRICS`` overrides any key of ``DEFAULTS``. The merged value
 is cached, and so is everything derived from settings (``cached_per_settings``);
 one ``setting_changed`` receiver drops them all, so ``override_settings`` works.
-Invalid values are reported by the system check ``vidai_metrics.E003``; code
-reading them meanwhile gets ``ImproperlyConfigured`` with the same message.
+Invalid values are reported by the system check ``vidai_metrics.E003`` and
+logged, and safe defaults stand in for them, so counting never stops.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import math
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .ratelimit import parse_rate
+
+logger = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -174,11 +177,20 @@ def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
     unknown = sorted(set(merged) - set(DEFAULTS))
     if unknown:
         problems.append(f"unknown keys {unknown}")
-    rate_limit = None
     try:
         rate_limit = parse_rate(str(merged["STATUS_RATE_LIMIT"] or ""))
     except ValueError as error:
         problems.append(f"STATUS_RATE_LIMIT: {error}")
+        rate_limit = parse_rate(DEFAULTS["STATUS_RATE_LIMIT"])
+    # A protection that cannot be read fails closed: a token nobody knows, loopback only.
+    before = len(problems)
+    token = _text("TOKEN", merged["TOKEN"], problems, optional=True)
+    if len(problems) > before:
+        token = secrets.token_hex(32)
+    before = len(problems)
+    allowed = _networks("ALLOWED_NETWORKS", merged["ALLOWED_NETWORKS"], problems)
+    if len(problems) > before:
+        allowed = tuple(ipaddress.ip_network(cidr) for cidr in LOOPBACK_NETWORKS)
     origins = merged["STATUS_CORS_ORIGINS"] or ()
     if not _is_text_sequence(origins) or "*" in origins:
         problems.append("STATUS_CORS_ORIGINS must be a list of origins, without '*'")
@@ -194,9 +206,10 @@ def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
     prometheus_url = _text("PROMETHEUS_URL", merged["PROMETHEUS_URL"], problems, optional=True)
     if source == "prometheus" and not prometheus_url:
         problems.append('STATUS_SOURCE "prometheus" needs PROMETHEUS_URL')
+        source = "local"
     return ExporterSettings(
-        token=_text("TOKEN", merged["TOKEN"], problems, optional=True),
-        allowed_networks=_networks("ALLOWED_NETWORKS", merged["ALLOWED_NETWORKS"], problems),
+        token=token,
+        allowed_networks=allowed,
         trusted_proxies=_networks("TRUSTED_PROXIES", merged["TRUSTED_PROXIES"], problems),
         duration_buckets=_buckets("DURATION_BUCKETS", merged["DURATION_BUCKETS"], problems),
         age_buckets=_buckets("AGE_BUCKETS", merged["AGE_BUCKETS"], problems),
@@ -240,9 +253,11 @@ def settings_problems() -> list[str]:
 def get_settings() -> ExporterSettings:
     """Return the exporter settings, merged over ``DEFAULTS``.
 
-    Raises ImproperlyConfigured when a value is invalid (see ``settings_problems``).
+    An invalid value is logged and replaced: by its default, or, for ``TOKEN``
+    and ``ALLOWED_NETWORKS``, by what locks ``/metrics`` to no one and to
+    loopback. Check E003 reports it too. Sockets are counted all the same.
     """
     parsed, problems = _read()
     if problems:
-        raise ImproperlyConfigured("; ".join(problems))
+        logger.error("%s; using safe defaults for these keys", "; ".join(problems))
     return parsed

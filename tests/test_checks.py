@@ -1,10 +1,10 @@
+import logging
 import subprocess
 import sys
 
 import pytest
 from django.conf import settings
 from django.core.checks import Warning, run_checks
-from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django.urls import path
 
@@ -89,14 +89,26 @@ INVALID_SETTINGS = {
 
 
 @pytest.mark.parametrize(("overrides", "message"), INVALID_SETTINGS.values(), ids=INVALID_SETTINGS)
-def test_an_invalid_setting_is_a_check_error_not_a_traceback(overrides, message) -> None:
+def test_an_invalid_setting_is_a_check_error_not_a_traceback(overrides, message, caplog) -> None:
     with override_settings(VIDAI_METRICS={**settings.VIDAI_METRICS, **overrides}):
         errors = [m for m in run_checks() if m.id.startswith("vidai_")]
         assert [m.id for m in errors] == ["vidai_metrics.E003"]
         assert message in errors[0].msg
-        with pytest.raises(ImproperlyConfigured, match="VIDAI_METRICS"):
-            get_settings()
+        with caplog.at_level(logging.ERROR, logger="metrics.conf"):
+            config = get_settings()  # logged, with safe defaults: never a traceback
+        assert message in caplog.text
+        assert config.status_source == "local"
     assert get_settings().status_source == "local"  # back to the test settings
+
+
+def test_an_unreadable_protection_fails_closed() -> None:
+    broken = {"TOKEN": 1234, "ALLOWED_NETWORKS": "0.0.0.0/0", "STATUS_RATE_LIMIT": "lots"}
+    with override_settings(VIDAI_METRICS=broken):
+        config = get_settings()
+    assert config.token is not None
+    assert len(config.token) == 64  # a token nobody knows
+    assert [str(n) for n in config.allowed_networks or ()] == ["127.0.0.0/8", "::1/128"]
+    assert config.status_rate_limit == (600, 60.0)
 
 
 def test_the_defaults_are_valid_and_limit_the_status_json() -> None:
