@@ -8,6 +8,7 @@ group names use a digest of the room, and logs never carry either.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Any
 from urllib.parse import parse_qs
@@ -119,7 +120,8 @@ _LARGEST_INT = 2**64 - 1
 def _unrelayable(content: object) -> str | None:
     """Why decoded JSON cannot be relayed through any channel layer, or None.
 
-    Too deep to copy or encode safely, integers msgpack cannot pack, or text
+    Too deep to copy or encode safely, integers msgpack cannot pack, numbers
+    that are not finite (JSON has none: a peer's JSON.parse would fail), or text
     with lone surrogates (JSON's "\\ud800"), which is not UTF-8. Walked
     without recursion.
     """
@@ -142,6 +144,9 @@ def _unrelayable(content: object) -> str | None:
                 except UnicodeEncodeError:
                     return "text is not valid Unicode"
         elif isinstance(item, int) and not _SMALLEST_INT <= item <= _LARGEST_INT:
+            return "number out of range"
+        elif isinstance(item, float) and not math.isfinite(item):
+            # Python reads NaN, Infinity and 1e400; relayed, they are not JSON.
             return "number out of range"
     return None
 

@@ -40,6 +40,10 @@ MALFORMED = {
     "lone surrogate in a key": '{"type": "offer", "\\ud800": 1}',
     "integer past 64 bits": '{"type": "offer", "sdp": 18446744073709551616}',
     "negative integer past 64 bits": '{"type": "ping", "n": -9223372036854775809}',
+    # Python reads these; relayed to a peer, they are not JSON.
+    "NaN": '{"type": "offer", "sdp": NaN}',
+    "Infinity": '{"type": "segment", "text": "x", "final": [-Infinity]}',
+    "float past double": '{"type": "answer", "sdp": 1e400}',
     "array body": "[1, 2, 3]",
     "string body": '"hello"',
     "null body": "null",
