@@ -29,9 +29,9 @@ from metrics.asgi_types import ASGIApp, Message, Receive, Scope, Send
 from metrics.tracking import track
 
 from . import Result, fresh_tracker, median
-from .session import ICE_CANDIDATE, _batch, _events, raw_echo, run_session
+from .session import ICE_CANDIDATE, batch, events_for, raw_echo, run_session
 
-ROUNDS = 30
+ROUNDS = 60
 SESSIONS = 2_000
 TARGET = 1.0
 
@@ -100,19 +100,19 @@ def run() -> list[Result]:
         "minimal": MinimalPrometheusWrapper(raw_echo, CollectorRegistry(), "call"),
         "track": track("call", raw_echo, tracker=tracker),
     }
-    events = _events(ICE_CANDIDATE)
+    events = events_for(ICE_CANDIDATE)
 
     async def main() -> dict[str, list[float]]:
         for name, app in apps.items():
             if await run_session(app, events) != 11:
                 raise RuntimeError(f"{name}: the session did not answer every frame")
-            await _batch(app, events, SESSIONS)  # warm-up
+            await batch(app, events, SESSIONS)  # warm-up
         times: dict[str, list[float]] = {name: [] for name in apps}
         names = list(apps)
         for round_ in range(ROUNDS):
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
-                times[name].append(await _batch(apps[name], events, SESSIONS))
+                times[name].append(await batch(apps[name], events, SESSIONS))
         return times
 
     times = asyncio.run(main())
@@ -123,6 +123,8 @@ def run() -> list[Result]:
         return median([w - b for w, b in zip(times[name], times["bare"], strict=True)])
 
     bare_us = median(times["bare"]) * 1e6
+    if added("minimal") <= 0:
+        raise RuntimeError("the minimal wrapper measured no cost: the machine is too noisy")
     track_us, minimal_us, naive_us = (added(n) * 1e6 for n in ("track", "minimal", "naive"))
     return [
         Result(

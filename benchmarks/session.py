@@ -85,7 +85,7 @@ def _scope() -> Scope:
     }
 
 
-def _events(payload: str) -> list[Message]:
+def events_for(payload: str) -> list[Message]:
     frames: list[Message] = [{"type": "websocket.receive", "text": payload}] * FRAMES
     return [
         {"type": "websocket.connect"},
@@ -114,7 +114,7 @@ async def run_session(app: ASGIApp, events: list[Message]) -> int:
     return sent
 
 
-async def _batch(app: ASGIApp, events: list[Message], sessions: int) -> float:
+async def batch(app: ASGIApp, events: list[Message], sessions: int) -> float:
     """CPU seconds per session over ``sessions`` sequential sessions.
 
     Process CPU time (every thread, Channels' executor included) rather than
@@ -133,13 +133,13 @@ def _us(times: list[float]) -> str:
 
 
 async def _measure(case: Case, wrapped: ASGIApp) -> Result:
-    events = _events(case.payload)
+    events = events_for(case.payload)
     # Both apps must do the same session: accept plus one answer per frame.
     for app in (case.app, wrapped):
         sent = await run_session(app, events)
         if sent != 1 + FRAMES:
             raise RuntimeError(f"{case.name}: session sent {sent} messages, not {1 + FRAMES}")
-        await _batch(app, events, case.sessions)  # warm-up
+        await batch(app, events, case.sessions)  # warm-up
     plain_times: list[float] = []
     wrapped_times: list[float] = []
     ratios: list[float] = []
@@ -147,7 +147,7 @@ async def _measure(case: Case, wrapped: ASGIApp) -> Result:
         # Short rounds, interleaved, alternating which goes first: each pair of
         # batches sees the same machine load, so the pair's ratio cancels it.
         order = (wrapped, case.app) if round_ % 2 else (case.app, wrapped)
-        times = {app: await _batch(app, events, case.sessions) for app in order}
+        times = {app: await batch(app, events, case.sessions) for app in order}
         plain_times.append(times[case.app])
         wrapped_times.append(times[wrapped])
         ratios.append(times[wrapped] / times[case.app])

@@ -1,12 +1,13 @@
 """Frames and payload bytes per socket type: plain integers, read at every scrape.
 
-The wrapper adds to its type's ``FrameCounts`` on every frame (two integer
-additions, no lock: frames pass through the wrapper on the event loop's
-thread), and ``FrameCollector`` reads them when ``/metrics`` is scraped, so a
-scrape sees every frame sent or received before it, whatever the traffic, at
-the cost of one read per type rather than a walk over the open sockets. In
-multiprocess mode the worker's refresh thread copies them into its files
-(``metrics.multiprocess.worker_files``).
+The wrapper adds to its type's ``FrameCounts`` on every frame: two integer
+additions and no lock, because frames pass through the wrapper on the event
+loop's thread (sync consumers' too: ``async_to_sync`` sends through the loop,
+and one process serves one loop). ``FrameCollector`` reads them when
+``/metrics`` is scraped, so a scrape sees every frame sent or received before
+it, whatever the traffic, at the cost of one read per type rather than a walk
+over the open sockets. In multiprocess mode the worker's refresh thread copies
+them into its files (``metrics.multiprocess.worker_files``).
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ def _describe(sock: LiveSocket) -> dict[str, Any]:
 class SocketStatusService:
     """Register sockets by hand and read the same status the JSON view serves.
 
-    It counts into the process's default tracker; tests inject their own:
+    ``register_socket``, ``unregister_socket`` and the socket lists use
+    ``tracker`` (the process default unless injected, as tests do); the status
+    methods read what ``/metrics`` exposes, as ``SocketStatusView`` does:
 
     >>> from prometheus_client import CollectorRegistry
     >>> SocketStatusService.tracker = SocketTracker(CollectorRegistry())

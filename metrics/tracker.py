@@ -203,7 +203,10 @@ class SocketTracker:
     def frames(
         self, socket_type: str, *, received: int, received_bytes: int, sent: int, sent_bytes: int
     ) -> None:
-        """Count a batch of frames and their payload bytes, both ways."""
+        """Count a batch of frames and their payload bytes, both ways.
+
+        From the event loop's thread, as the wrapper counts (the counts take no lock).
+        """
         counts = self.frame_counts(socket_type)
         counts.received += received
         counts.received_bytes += received_bytes

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.values import MultiProcessValue
 from websockets.asyncio.client import connect
 
+from metrics.frames import FrameTable
 from metrics.live import LiveSockets
 from metrics.multiprocess import (
     MultiProcessSocketCollector,
@@ -290,7 +291,7 @@ def test_scrapes_during_folds_never_count_a_dead_worker_twice_or_not_at_all(
 def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="before prometheus_client is imported"):
-        WorkerGauges(LiveSockets(), (10.0,))
+        WorkerGauges(LiveSockets(), (10.0,), frames=FrameTable())
 
 
 def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:

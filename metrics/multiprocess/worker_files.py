@@ -67,7 +67,8 @@ class _TypeGauges:
 class WorkerGauges:
     """Publish a worker's live registry into its multiprocess files.
 
-    Made by ``SocketTracker(..., worker_files=True)``; needs
+    Made by ``metrics.multiprocess.worker_tracker`` with the tracker's own
+    live registry and frame table; needs
     ``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client was imported.
     The gauges are not registered on any registry: in multiprocess mode the
     files are the registry, read by ``MultiProcessSocketCollector``.
@@ -78,7 +79,7 @@ class WorkerGauges:
         live: LiveSockets,
         age_bounds: tuple[float, ...],
         *,
-        frames: FrameTable | None = None,
+        frames: FrameTable,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not files_enabled():
@@ -87,7 +88,7 @@ class WorkerGauges:
                 f"{multiprocess_dir()!r}): set the variable before prometheus_client is imported"
             )
         self._live = live
-        self._frames = frames if frames is not None else FrameTable()
+        self._frames = frames
         # What the files hold of each type's frame counts: received, its bytes, sent, its bytes.
         self._frames_written: dict[str, tuple[int, int, int, int]] = {}
         self._bounds = age_bounds
