@@ -24,18 +24,31 @@ __all__ = ["MetricsView", "SocketListView", "SocketStatusView", "metrics_view"]
 
 @method_decorator(login_not_required, name="dispatch")
 class MetricsView(View):
-    """Serve the exposition to allowed scrapers: text or OpenMetrics, gzip, ``name[]`` filters."""
+    """Serve the exposition to allowed scrapers: text or OpenMetrics, gzip, ``name[]`` filters.
+
+    An async view, so that under ASGI the exposition is rendered on the event
+    loop that opens and closes the sockets: a scrape then falls between two
+    tracker calls, never inside one, and ``opened - closed == open`` holds in
+    every scrape (a thread could read a socket gone from the live registry
+    before its close is counted).
+    """
 
     http_method_names = ["get", "head", "options"]  # noqa: RUF012
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    # django-stubs types dispatch() as sync; an async view's is a coroutine.
+    async def dispatch(  # type: ignore[override]
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         refused = denial(request)
         if refused is not None:
             return refused
-        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)
+        # An async view's handlers (and Django's own options()) return awaitables.
+        handled: Any = super().dispatch(request, *args, **kwargs)
+        response: HttpResponseBase = await handled
         return response
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Render the exposed registry as the scraper asked."""
         exposed = exposed_registry()
         names = request.GET.getlist("name[]")
         registry: Collector = exposed.restricted_registry(names) if names else exposed

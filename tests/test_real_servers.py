@@ -234,3 +234,33 @@ async def test_sparse_frames_are_in_the_next_scrape_while_the_socket_is_open(asg
             delta(during, before, "vidai_websocket_message_bytes_total", type="stt",
                   direction="received") == 960
         )  # fmt: skip
+
+
+async def test_every_scrape_balances_while_sockets_churn(asgi_server: LiveServer) -> None:
+    """opened - closed == open in each scrape taken while sockets open and close."""
+    server = asgi_server
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        while not stop.is_set():
+            async with connect(server.ws + "/ws/stt/sales/"):
+                pass
+
+    churners = [asyncio.create_task(churn()) for _ in range(8)]
+    unbalanced, scrapes = [], 0
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while asyncio.get_running_loop().time() < deadline:
+            samples = await asyncio.to_thread(server.scrape)
+            scrapes += 1
+            open_now = value(samples, OPEN, type="stt_sales")
+            if value(samples, OPENED, type="stt_sales") - closed_total(samples, "stt_sales") != (
+                open_now
+            ):
+                unbalanced.append(samples)
+    finally:
+        stop.set()
+        await asyncio.gather(*churners)
+    assert scrapes >= 20
+    assert value(samples, OPENED, type="stt_sales") >= 50  # really churning
+    assert unbalanced == [], f"{len(unbalanced)} of {scrapes} scrapes unbalanced"
