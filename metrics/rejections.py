@@ -26,7 +26,14 @@ from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .routing import find_routes, inner_app, matching_route, project_routes
 from .tracker import SocketTracker, default_tracker
-from .tracking import RouteSeen, TrackedSocket, UnroutedSocket, mark_seen, route_seen
+from .tracking import (
+    RouteSeen,
+    TrackedSocket,
+    UnroutedSocket,
+    mark_seen,
+    route_seen,
+    routes_paths,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +65,7 @@ class RejectionTracker:
 
     @property
     def _path_routing(self) -> bool:
-        # Transparent to a router above it, as track() is.
-        return getattr(self.app, "_path_routing", False) is True
+        return routes_paths(self.app)  # transparent to a router above it, as track() is
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":

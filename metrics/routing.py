@@ -165,14 +165,8 @@ def find_routes(app: Any) -> Sequence[Any] | None:
     mapping = getattr(app, "application_mapping", None)
     if isinstance(mapping, dict):
         app = mapping.get("websocket")
-    for _ in range(_MAX_MIDDLEWARE_DEPTH):
-        if app is None:
-            return None
-        routes = getattr(app, "routes", None)
-        if isinstance(routes, list | tuple):
-            return list(routes)
-        app = _inner(app)
-    return None
+    routes = getattr(inner_app(app), "routes", None)
+    return list(routes) if isinstance(routes, list | tuple) else None
 
 
 @cached_per_settings

@@ -43,6 +43,15 @@ route_seen: contextvars.ContextVar[RouteSeen | None] = contextvars.ContextVar(
 )
 
 
+def routes_paths(app: object) -> bool:
+    """Whether ``app`` routes on the path (``_path_routing``), as a wrapper must show.
+
+    Channels' URLRouter reads ``_path_routing`` to treat a route as a prefix
+    for a nested router: a wrapped router must still look like one.
+    """
+    return getattr(app, "_path_routing", False) is True
+
+
 def mark_seen() -> None:
     """Tell an enclosing ``track_rejections`` that this socket is counted below it."""
     seen = route_seen.get()
@@ -242,9 +251,7 @@ class TrackedSocket:
 
     @property
     def _path_routing(self) -> bool:
-        # Channels' URLRouter reads this to treat a route as a prefix for a
-        # nested router: a wrapped router must still look like one.
-        return getattr(self.app, "_path_routing", False) is True
+        return routes_paths(self.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from .access import denial
 from .exposed import exposed_registry
+from .multiprocess import multiprocess_dir
 from .status_http import StatusRequest, respond
 from .tracker import default_tracker
 
@@ -26,11 +28,12 @@ __all__ = ["MetricsView", "SocketListView", "SocketStatusView", "metrics_view"]
 class MetricsView(View):
     """Serve the exposition to allowed scrapers: text or OpenMetrics, gzip, ``name[]`` filters.
 
-    An async view, so that under ASGI the exposition is rendered on the event
-    loop that opens and closes the sockets: a scrape then falls between two
-    tracker calls, never inside one, and ``opened - closed == open`` holds in
-    every scrape (a thread could read a socket gone from the live registry
-    before its close is counted).
+    An async view, so that under ASGI one process's exposition is rendered on
+    the event loop that opens and closes the sockets: a scrape then falls
+    between two tracker calls, never inside one, and ``opened - closed ==
+    open`` holds in every scrape (a thread could read a socket gone from the
+    live registry before its close is counted). Multiprocess mode reads files,
+    in a thread.
     """
 
     http_method_names = ["get", "head", "options"]  # noqa: RUF012
@@ -53,7 +56,12 @@ class MetricsView(View):
         names = request.GET.getlist("name[]")
         registry: Collector = exposed.restricted_registry(names) if names else exposed
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        output = encoder(registry)
+        if multiprocess_dir():
+            # Every worker's files, read under a lock: not on the event loop.
+            # Files are the source here, so no tracker call can be caught halfway.
+            output = await asyncio.to_thread(encoder, registry)
+        else:
+            output = encoder(registry)
         headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
         if gzip_accepted(request.headers.get("Accept-Encoding", "")):
             output = gzip.compress(output)

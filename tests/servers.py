@@ -130,6 +130,24 @@ def value(samples: Mapping[SeriesKey, float], name: str, **labels: str) -> float
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+def run_command(
+    *command: str | Path, cwd: Path = ROOT, env: Mapping[str, str] | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, output captured; with ``ok``, fail unless it exits 0."""
+    done = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if ok:
+        assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
 def migrate(sqlite_path: str) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from .servers import ROOT, LiveServer, answers, free_port, running, value
+from .servers import ROOT, LiveServer, answers, free_port, run_command, running, value
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 
@@ -97,24 +96,10 @@ def adoption_snippets() -> dict[str, tuple[str, str]]:
     return snippets
 
 
-def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+    run_command(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
         "-q", "-w", out, ROOT, cwd=ROOT)  # fmt: skip
     (built,) = out.glob("*.whl")
     return built
@@ -145,10 +130,12 @@ def test_the_wheel_holds_metrics_only(wheel: Path) -> None:
 def test_building_from_the_checkout_leaves_nothing_in_it(tmp_path: Path) -> None:
     # As a user would build it: pip's isolated build, the backend fetched by pip.
     def untracked() -> str:
-        return run("git", "status", "--porcelain", "--ignored", cwd=ROOT)
+        return run_command("git", "status", "--porcelain", "--ignored").stdout
 
     before = untracked()
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT, cwd=ROOT)
+    run_command(
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT, cwd=ROOT
+    )
     assert [w.name.split("-")[0] for w in tmp_path.glob("*.whl")] == ["vidai_socket_status"]
     assert untracked() == before
 
@@ -167,11 +154,13 @@ def adopter(request: pytest.FixtureRequest, wheel: Path, tmp_path_factory) -> It
     home = tmp_path_factory.mktemp(f"adopter-{request.param}")
     python = home / ".venv" / "bin" / "python"
     env = adopter_env()
-    run(sys.executable, "-m", "venv", home / ".venv", cwd=home, env=env)
-    run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+    run_command(sys.executable, "-m", "venv", home / ".venv", cwd=home, env=env)
+    run_command(python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
         wheel, *PROFILES[request.param], *SERVER_PACKAGES, cwd=home, env=env)  # fmt: skip
-    run(home / ".venv" / "bin" / "django-admin", "startproject", "mysite", ".", cwd=home, env=env)
-    run(python, "manage.py", "startapp", "chat", cwd=home, env=env)
+    run_command(
+        home / ".venv" / "bin" / "django-admin", "startproject", "mysite", ".", cwd=home, env=env
+    )
+    run_command(python, "manage.py", "startapp", "chat", cwd=home, env=env)
     (home / "chat" / "consumers.py").write_text(CHAT_CONSUMER)
     (home / "chat" / "views.py").write_text(FACADE_VIEW)
     for name, (how, code) in adoption_snippets().items():
@@ -195,11 +184,11 @@ def adopter(request: pytest.FixtureRequest, wheel: Path, tmp_path_factory) -> It
 
 def test_the_adopter_uses_the_installed_wheel_and_passes_its_checks(adopter: Path) -> None:
     python = adopter / ".venv" / "bin" / "python"
-    where = run(python, "-c", "import metrics; print(metrics.__file__)", cwd=adopter,
-                env=adopter_env())  # fmt: skip
+    where = run_command(python, "-c", "import metrics; print(metrics.__file__)", cwd=adopter,
+                        env=adopter_env()).stdout  # fmt: skip
     assert "site-packages" in where
     assert str(ROOT) not in where
-    checked = run(python, "manage.py", "check", cwd=adopter, env=adopter_env())
+    checked = run_command(python, "manage.py", "check", cwd=adopter, env=adopter_env()).stdout
     assert "no issues" in checked
 
 
@@ -207,7 +196,7 @@ def test_the_adopter_uses_the_installed_wheel_and_passes_its_checks(adopter: Pat
 def served(adopter: Path) -> Iterator[LiveServer]:
     python = adopter / ".venv" / "bin" / "python"
     env = adopter_env()
-    run(python, "manage.py", "migrate", "-v", "0", cwd=adopter, env=env)
+    run_command(python, "manage.py", "migrate", "-v", "0", cwd=adopter, env=env)
     port = free_port()
     log_path = adopter / "uvicorn.log"
     probe = LiveServer("uvicorn", port, None, log_path, env)  # type: ignore[arg-type]

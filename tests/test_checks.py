@@ -1,5 +1,4 @@
 import logging
-import subprocess
 import sys
 
 import pytest
@@ -10,7 +9,7 @@ from django.urls import path
 
 from metrics.conf import get_settings
 
-from .servers import ROOT, server_env
+from .servers import run_command, server_env
 
 
 def security_messages():
@@ -120,15 +119,7 @@ def test_the_defaults_are_valid_and_limit_the_status_json() -> None:
 
 def test_manage_py_check_reports_an_invalid_setting_without_a_traceback(sqlite_path) -> None:
     env = server_env(sqlite_path, VIDAI_STATUS_RATE_LIMIT="many")
-    done = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_command(sys.executable, "manage.py", "check", env=env, ok=False)
     assert done.returncode == 1
     assert "vidai_metrics.E003" in done.stderr
     assert "STATUS_RATE_LIMIT" in done.stderr
