@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .label_values import CLOSE_REASONS, REJECT_REASONS, close_reason
+from .label_values import CLOSE_REASONS, REFUSAL_CODES, REJECT_REASONS, close_reason, refusal_reason
 from .tracker import SocketTracker, default_tracker
 from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOSE_REASONS",
+    "REFUSAL_CODES",
     "REJECT_REASONS",
     "RejectionTracker",
     "SocketStatusService",
@@ -34,6 +35,7 @@ __all__ = [
     "UnroutedSocket",
     "close_reason",
     "default_tracker",
+    "refusal_reason",
     "track",
     "track_rejections",
     "unrouted",

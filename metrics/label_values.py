@@ -36,9 +36,35 @@ INITIATORS: Final = (CLIENT, SERVER)
 
 # Why a handshake was never accepted.
 DENIED: Final = "denied"
+UNAUTHENTICATED: Final = "unauthenticated"
+FORBIDDEN: Final = "forbidden"
+FORBIDDEN_ORIGIN: Final = "forbidden_origin"
+OVER_LIMIT: Final = "over_limit"
 ERROR: Final = "error"
+CLIENT_GONE: Final = "client_gone"
 NO_ROUTE: Final = "no_route"
-REJECT_REASONS: Final = (DENIED, ERROR, NO_ROUTE)
+REJECT_REASONS: Final = (
+    DENIED,
+    UNAUTHENTICATED,
+    FORBIDDEN,
+    FORBIDDEN_ORIGIN,
+    OVER_LIMIT,
+    ERROR,
+    CLIENT_GONE,
+    NO_ROUTE,
+)
+# The reasons a route's handshake can end with (no_route is the catch-all's alone).
+ROUTE_REJECT_REASONS: Final = tuple(r for r in REJECT_REASONS if r != NO_ROUTE)
+
+# An app names why it refuses a handshake by the code of the close it sends
+# before accepting (the server answers 403 whatever the code); any other code,
+# or none, is ``denied``.
+REFUSAL_CODES: Final[dict[int, str]] = {
+    4400: FORBIDDEN_ORIGIN,
+    4401: UNAUTHENTICATED,
+    4403: FORBIDDEN,
+    4429: OVER_LIMIT,
+}
 
 # Frame directions.
 RECEIVED: Final = "received"
@@ -64,6 +90,17 @@ _REASON_BY_CODE: Final[dict[int, str]] = {
     1014: SERVICE_RESTART,
     1006: ABNORMAL,
 }
+
+
+def refusal_reason(code: object) -> str:
+    """Map the code of a close sent before accept to one of REJECT_REASONS.
+
+    >>> refusal_reason(4401), refusal_reason(None), refusal_reason(1000)
+    ('unauthenticated', 'denied', 'denied')
+    """
+    if isinstance(code, int) and not isinstance(code, bool):
+        return REFUSAL_CODES.get(code, DENIED)
+    return DENIED
 
 
 def close_reason(code: object) -> str:

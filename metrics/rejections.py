@@ -9,8 +9,10 @@ Wrap a project's whole WebSocket stack, the middleware included::
 A handshake that middleware refuses (a bad Origin, failed authentication) or
 that fails before any route is counted as ``rejected``: with the type of the
 tracked route its path matches, else ``unknown``; reason ``no_route`` when no
-route but the catch-all matches the path, else ``denied`` (refused) or ``error`` (the app
-raised, or the client left first). The path is matched as the routes below
+route but the catch-all matches the path; else the reason the refusal's close
+code names (``REFUSAL_CODES``: ``unauthenticated``, ``forbidden``, ...) or
+``denied``, ``error`` when the app raised, ``client_gone`` when the client left
+first. The path is matched as the routes below
 see it (``root_path`` cut, or relative to an outer router's match). A socket
 that reaches a tracked route (or ``unrouted()``) is counted there, never here;
 one an untracked route refuses counts as ``unknown`` (and system check W002
@@ -38,8 +40,6 @@ from .tracking import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["RejectionTracker", "track_rejections"]
-
-_REFUSALS = frozenset({"websocket.close", "websocket.http.response.start"})
 
 
 def _full_path(scope: Scope) -> str:
@@ -80,7 +80,7 @@ class RejectionTracker:
         async def watched_receive() -> Message:
             message = await receive()
             if not seen.settled and message.get("type") == "websocket.disconnect":
-                refused(label_values.ERROR)  # the client left before anything decided
+                refused(label_values.CLIENT_GONE)  # the client left before anything decided
             return message
 
         async def watched_send(message: Message) -> None:
@@ -88,7 +88,9 @@ class RejectionTracker:
                 kind = message.get("type")
                 if kind == "websocket.accept":
                     seen.settled = True  # accepted by an untracked app: W002's business
-                elif kind in _REFUSALS:
+                elif kind == "websocket.close":
+                    refused(label_values.refusal_reason(message.get("code")))
+                elif kind == "websocket.http.response.start":
                     refused(label_values.DENIED)
             await send(message)
 

@@ -154,7 +154,7 @@ class SocketTracker:
         instruments = self._instruments
         # Every series a type can have exists from the start, so the first close
         # or rejection shows in rate() and increase() (they need a prior sample).
-        for reason in (label_values.DENIED, label_values.ERROR):
+        for reason in label_values.ROUTE_REJECT_REASONS:
             instruments.rejected.labels(type=socket_type, reason=reason)
         for reason in label_values.CLOSE_REASONS:
             for initiator in label_values.INITIATORS:

@@ -161,7 +161,7 @@ class _Session:
                 self._close(message.get("code", 1005), label_values.CLIENT)
             elif self.state is _State.PENDING:
                 # The client left before the app decided: never accepted.
-                self._reject(label_values.ERROR)
+                self._reject(label_values.CLIENT_GONE)
 
     def on_send(self, message: Message) -> None:
         kind = message.get("type")
@@ -172,7 +172,7 @@ class _Session:
             if self.state is _State.OPEN:
                 self._close(message.get("code", 1000), label_values.SERVER)
             elif self.state is _State.PENDING:
-                self._reject(label_values.DENIED)
+                self._reject(label_values.refusal_reason(message.get("code")))
         elif kind == "websocket.http.response.start" and self.state is _State.PENDING:
             self._reject(label_values.DENIED)
 

@@ -23,6 +23,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from metrics import label_values
+
 from .servers import ROOT, LiveServer, answers, free_port, run_command, running, value
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
@@ -257,7 +259,7 @@ async def test_the_adopter_sees_its_own_types_counted_exactly(served: LiveServer
         for (name, labels), v in after.items()
         if name == "vidai_websocket_connections_rejected_total" and dict(labels)["type"] == "chat"
     }
-    assert rejections == {"denied": 1, "error": 0}
+    assert rejections == dict.fromkeys(label_values.ROUTE_REJECT_REASONS, 0) | {"denied": 1}
     assert value(after, "vidai_websocket_connections_opened_total", type="chat") == 1
 
     # The facade writes to the same registry the JSON and /metrics read.

@@ -136,12 +136,12 @@ class TrackingMachine(RuleBasedStateMachine):
             sock.state = "open"
             self.model.opened[(sock.process, sock.type)] += 1
 
-    @rule(sock=consumes(sockets))
-    def deny(self, sock: Socket) -> None:
+    @rule(sock=consumes(sockets), code=st.sampled_from([1000, *label_values.REFUSAL_CODES]))
+    def deny(self, sock: Socket, code: int) -> None:
         if sock.state == "pending":
-            self.order(sock, "send", {"type": "websocket.close", "code": 1000})
+            self.order(sock, "send", {"type": "websocket.close", "code": code})
             self.order(sock, "return")
-            self.reject(sock, label_values.DENIED)
+            self.reject(sock, label_values.refusal_reason(code))
 
     @rule(sock=sockets, size=st.integers(0, 70_000), text=st.booleans())
     def client_frame(self, sock: Socket, size: int, text: bool) -> None:
@@ -167,7 +167,7 @@ class TrackingMachine(RuleBasedStateMachine):
         if sock.state == "open":
             self.close(sock, sent_code, label_values.CLIENT)
         elif sock.state == "pending":
-            self.reject(sock, label_values.ERROR)
+            self.reject(sock, label_values.CLIENT_GONE)
         self.order(sock, "return")
 
     @rule(sock=consumes(sockets), code=CLOSE_CODES)

@@ -6,7 +6,7 @@ from channels.security.websocket import OriginValidator
 from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path, re_path
 
-from metrics import track, track_rejections, unrouted
+from metrics import REFUSAL_CODES, track, track_rejections, unrouted
 
 from .consumers import Deny, Echo
 from .test_tracking import assert_balanced, value
@@ -182,4 +182,43 @@ async def test_around_one_route_it_counts_that_route(registry, tracker) -> None:
     app = URLRouter([path("ws/chat/<str:room>/", guarded), re_path(r"", unrouted(tracker=tracker))])
     await connect(app, "/ws/chat/r1/", "https://evil.test")
     assert rejected(registry, type="call", reason="denied") == 1
+    assert all_rejected(registry) == 1
+
+
+@pytest.mark.parametrize(("code", "reason"), [*REFUSAL_CODES.items(), (4000, "denied")])
+async def test_middleware_names_its_refusal_by_close_code(registry, tracker, code, reason) -> None:
+    def refusing(inner):
+        async def app(scope, receive, send):
+            assert (await receive())["type"] == "websocket.connect"
+            await send({"type": "websocket.close", "code": code})
+
+        app.inner = inner
+        return app
+
+    communicator = await connect(stack(tracker, middleware=refusing), "/ws/chat/r1/")
+    assert rejected(registry, type="call", reason=reason) == 1
+    assert all_rejected(registry) == 1
+    await communicator.wait()
+
+
+async def test_a_client_leaving_before_middleware_decides_is_client_gone(registry, tracker) -> None:
+    def slow(inner):
+        async def app(scope, receive, send):
+            assert (await receive())["type"] == "websocket.connect"
+            assert (await receive())["type"] == "websocket.disconnect"
+
+        app.inner = inner
+        return app
+
+    app = stack(tracker, middleware=slow)
+    scope = {
+        "type": "websocket",
+        "path": "/ws/chat/r1/",
+        "headers": [(b"origin", b"https://clinic.test")],
+    }
+    communicator = ApplicationCommunicator(app, scope)
+    await communicator.send_input({"type": "websocket.connect"})
+    await communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+    await communicator.wait()
+    assert rejected(registry, type="call", reason="client_gone") == 1
     assert all_rejected(registry) == 1

@@ -9,7 +9,7 @@ from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path
 from prometheus_client import CollectorRegistry
 
-from metrics import track, unrouted
+from metrics import REFUSAL_CODES, REJECT_REASONS, track, unrouted
 from metrics.tracker import SocketTracker
 
 from .consumers import Deny, Echo, RaiseAfterAccept, RaiseBeforeAccept
@@ -144,7 +144,9 @@ async def test_client_leaving_before_the_app_decides_is_a_rejection(registry, tr
     await communicator.wait()
     assert_balanced(registry, "call", 0)
     assert value(registry, "vidai_websocket_connections_rejected_total", type="call",
-                 reason="error") == 1  # fmt: skip
+                 reason="client_gone") == 1  # fmt: skip
+    assert value(registry, "vidai_websocket_connections_rejected_total", type="call",
+                 reason="error") == 0  # fmt: skip
 
 
 async def test_app_returning_without_close_counts_a_normal_server_close(registry, tracker):
@@ -274,3 +276,28 @@ async def test_a_wrapped_router_nested_in_another_still_routes(registry, tracker
     assert_balanced(registry, "call", 0)
     assert value(registry, "vidai_websocket_connections_opened_total", type="call") == 1
     assert value(registry, CLOSED, type="call", reason="normal", initiator="client") == 1
+
+
+@pytest.mark.parametrize(("code", "reason"), [*REFUSAL_CODES.items(), (None, "denied")])
+async def test_a_refusal_close_code_names_the_reason(registry, tracker, code, reason) -> None:
+    async def refuse(scope, receive, send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        close = (
+            {"type": "websocket.close"}
+            if code is None
+            else {"type": "websocket.close", "code": code}
+        )
+        await send(close)
+
+    communicator = WebsocketCommunicator(track("call", refuse, tracker=tracker), "/")
+    connected, _ = await communicator.connect()
+    assert not connected
+    assert_balanced(registry, "call", 0)
+    assert value(registry, "vidai_websocket_connections_rejected_total", type="call",
+                 reason=reason) == 1  # fmt: skip
+    total = sum(
+        value(registry, "vidai_websocket_connections_rejected_total", type="call", reason=r)
+        for r in REJECT_REASONS
+        if r != "no_route"
+    )
+    assert total == 1
