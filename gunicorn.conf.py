@@ -22,9 +22,19 @@ os.environ.setdefault(
 # on_starting empties it once, not on every config reload (HUP).
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit  # noqa: E402
+# The dedicated /metrics listener process (VIDAI_METRICS_LISTEN) reads Django's settings.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vidai.settings")
 
-__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]
+from metrics.gunicorn import (  # noqa: E402
+    child_exit,
+    on_exit,
+    on_starting,
+    post_worker_init,
+    when_ready,
+    worker_exit,
+)
+
+__all__ = ["child_exit", "on_exit", "on_starting", "post_worker_init", "when_ready", "worker_exit"]
 
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # WEB_CONCURRENCY, gunicorn's own variable, or 2 per CPU.

@@ -20,6 +20,7 @@ from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 
 if TYPE_CHECKING:
     from .fastpath import StatusFastPath
+    from .listener import start_metrics_listener
     from .rejections import RejectionTracker, track_rejections
     from .services import SocketStatusService
 
@@ -36,6 +37,7 @@ __all__ = [
     "close_reason",
     "default_tracker",
     "refusal_reason",
+    "start_metrics_listener",
     "track",
     "track_rejections",
     "unrouted",
@@ -45,6 +47,7 @@ _LAZY = {
     "RejectionTracker": "rejections",
     "SocketStatusService": "services",
     "StatusFastPath": "fastpath",
+    "start_metrics_listener": "listener",
     "track_rejections": "rejections",
 }
 

@@ -1,30 +1,45 @@
-"""Who may read ``/metrics``: a bearer token and/or allowed networks."""
+"""Who may read ``/metrics``: a bearer token and/or allowed networks.
+
+One rule for both places ``/metrics`` is served: the Django view
+(``denial``) and the dedicated listener (``scrape_refusal``).
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
-from .clients import client_address
+from .clients import resolve_client
 from .conf import LOOPBACK_NETWORKS, ExporterSettings, IPNetwork, get_settings
 
 _LOOPBACK = tuple(ipaddress.ip_network(net) for net in LOOPBACK_NETWORKS)
 
 
-def _bearer_token(request: HttpRequest) -> str | None:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The answer to a scraper that may not read: status, headers and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+_FORBIDDEN = Refusal(403, (("Content-Type", "text/plain"),), b"Forbidden\n")
+_UNAUTHORIZED = Refusal(
+    401,
+    (("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')),
+    b"Unauthorized\n",
+)
+
+
+def _bearer_token(authorization: str) -> str | None:
+    scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         return None
     return credentials.strip()
-
-
-def _client_in(
-    request: HttpRequest, config: ExporterSettings, networks: tuple[IPNetwork, ...]
-) -> bool:
-    client = client_address(request, config.trusted_proxies)
-    return client is not None and any(client in net for net in networks)
 
 
 def allowed_networks(config: ExporterSettings) -> tuple[IPNetwork, ...] | None:
@@ -34,18 +49,30 @@ def allowed_networks(config: ExporterSettings) -> tuple[IPNetwork, ...] | None:
     return None if config.token else _LOOPBACK
 
 
-def denial(request: HttpRequest) -> HttpResponse | None:
-    """Return the 401/403 response for a request that may not scrape, else None."""
+def scrape_refusal(*, peer: str, forwarded_for: str, authorization: str) -> Refusal | None:
+    """Return the 403/401 answer for a scrape that may not read, else None."""
     config = get_settings()
     networks = allowed_networks(config)
-    if networks is not None and not _client_in(request, config, networks):
-        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    if networks is not None:
+        client = resolve_client(peer, forwarded_for, config.trusted_proxies)
+        if client is None or not any(client in net for net in networks):
+            return _FORBIDDEN
     if config.token:
-        offered = _bearer_token(request)
+        offered = _bearer_token(authorization)
         if offered is None or not hmac.compare_digest(
             offered.encode("utf-8"), config.token.encode("utf-8")
         ):
-            response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-            return response
+            return _UNAUTHORIZED
     return None
+
+
+def denial(request: HttpRequest) -> HttpResponse | None:
+    """Return the 401/403 response for a request that may not scrape, else None."""
+    refusal = scrape_refusal(
+        peer=request.META.get("REMOTE_ADDR", ""),
+        forwarded_for=request.headers.get("X-Forwarded-For", ""),
+        authorization=request.headers.get("Authorization", ""),
+    )
+    if refusal is None:
+        return None
+    return HttpResponse(refusal.body, status=refusal.status, headers=dict(refusal.headers))

@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_NETWORKS": None,
     # CIDR list of reverse proxies whose X-Forwarded-For is believed; None: none.
     "TRUSTED_PROXIES": None,
+    # "host:port" of a dedicated /metrics listener that answers off the serving
+    # event loop (metrics.listener); None: /metrics on the app's own port only.
+    "LISTEN": None,
     # Lifetime histogram buckets (seconds): from a flapping socket to a long call.
     "DURATION_BUCKETS": (1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14400),
     # Live age gauge-histogram buckets (seconds).
@@ -83,6 +86,7 @@ class ExporterSettings:
     token: str | None
     allowed_networks: tuple[IPNetwork, ...] | None
     trusted_proxies: tuple[IPNetwork, ...] | None
+    listen: tuple[str, int] | None
     duration_buckets: tuple[float, ...]
     age_buckets: tuple[float, ...]
     redact_loggers: tuple[str, ...]
@@ -173,6 +177,18 @@ def _text(key: str, value: object, problems: list[str], *, optional: bool) -> st
     return value
 
 
+def _address(key: str, value: object, problems: list[str]) -> tuple[str, int] | None:
+    text = _text(key, value, problems, optional=True)
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:9108
+    if host and port.isdecimal() and 0 < int(port) < 65536:
+        return host, int(port)
+    problems.append(f"{key} must be host:port, e.g. 127.0.0.1:9108, not {text!r}")
+    return None
+
+
 def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
     unknown = sorted(set(merged) - set(DEFAULTS))
     if unknown:
@@ -211,6 +227,7 @@ def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
         token=token,
         allowed_networks=allowed,
         trusted_proxies=_networks("TRUSTED_PROXIES", merged["TRUSTED_PROXIES"], problems),
+        listen=_address("LISTEN", merged["LISTEN"], problems),
         duration_buckets=_buckets("DURATION_BUCKETS", merged["DURATION_BUCKETS"], problems),
         age_buckets=_buckets("AGE_BUCKETS", merged["AGE_BUCKETS"], problems),
         redact_loggers=tuple(loggers),

@@ -2,9 +2,25 @@
 
 The name gunicorn config files import (see this project's ``gunicorn.conf.py``)::
 
-    from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
+    from metrics.gunicorn import (
+        child_exit, on_exit, on_starting, post_worker_init, when_ready, worker_exit,
+    )
 """
 
-from .multiprocess.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
+from .multiprocess.gunicorn import (
+    child_exit,
+    on_exit,
+    on_starting,
+    post_worker_init,
+    when_ready,
+    worker_exit,
+)
 
-__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]
+__all__ = [
+    "child_exit",
+    "on_exit",
+    "on_starting",
+    "post_worker_init",
+    "when_ready",
+    "worker_exit",
+]

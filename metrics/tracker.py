@@ -134,6 +134,10 @@ class SocketTracker:
         self._instruments = SocketInstruments(
             registry, duration_buckets=duration_buckets or config.duration_buckets
         )
+        # Held while an open or a close updates the live registry and the
+        # counters together, and by a scrape from another thread (the dedicated
+        # listener), which so never sees half of one: opened - closed == open.
+        self.lock = threading.Lock()
         self._children: dict[str, _TypeChildren] = {}
         self._closed_children: dict[tuple[str, str, str], Counter] = {}
         for socket_type in types:
@@ -171,8 +175,9 @@ class SocketTracker:
     ) -> Hashable:
         """Count an accepted socket and return its key for ``closed``."""
         children = self._children.get(socket_type) or self._declared(socket_type)
-        key = self.live.add(socket_type, key=key, user_id=user_id)
-        children.opened.inc()
+        with self.lock:
+            key = self.live.add(socket_type, key=key, user_id=user_id)
+            children.opened.inc()
         self.publisher.opened(socket_type)
         return key
 
@@ -180,12 +185,13 @@ class SocketTracker:
         """Count a socket's close once; return False if it was already closed."""
         if initiator not in label_values.INITIATORS:
             raise ValueError(f"initiator must be one of {label_values.INITIATORS}")
-        sock = self.live.discard(key)
-        if sock is None:
-            return False
-        reason = label_values.close_reason(code)
-        self._closed_child(sock.type, reason, initiator).inc()
-        self._children[sock.type].duration.observe(self.live.lifetime(sock))
+        with self.lock:
+            sock = self.live.discard(key)
+            if sock is None:
+                return False
+            reason = label_values.close_reason(code)
+            self._closed_child(sock.type, reason, initiator).inc()
+            self._children[sock.type].duration.observe(self.live.lifetime(sock))
         self.publisher.closed(sock)
         return True
 

@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from consultation.routing import websocket_urlpatterns  # noqa: E402
-from metrics import StatusFastPath, track, track_rejections  # noqa: E402
+from metrics import StatusFastPath, start_metrics_listener, track, track_rejections  # noqa: E402
 from vidai.asgi import STATUS_PATH  # noqa: E402
 
 
@@ -59,7 +59,15 @@ class SlowDisconnect(AsyncWebsocketConsumer):
         await asyncio.sleep(4)
 
 
+class Echo(AsyncWebsocketConsumer):
+    """Accept anyone and echo every text frame: load for tests of the exporter itself."""
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        await self.send(text_data=text_data)
+
+
 fault_routes = [
+    path("ws/test/echo/", track("test_echo", Echo.as_asgi())),
     path("ws/test/fail-connect/", track("fault_connect", FailInConnect.as_asgi())),
     path("ws/test/fail-accepted/", track("fault_accepted", FailAfterAccept.as_asgi())),
     path("ws/test/fail-receive/", track("fault_receive", FailInReceive.as_asgi())),
@@ -78,3 +86,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+start_metrics_listener()

@@ -84,7 +84,18 @@ INVALID_SETTINGS = {
     "timeout": ({"PROMETHEUS_TIMEOUT": "soon"}, "PROMETHEUS_TIMEOUT"),
     "token type": ({"TOKEN": 1234}, "TOKEN must be a string"),
     "unknown key": ({"TOKNE": "x"}, "unknown keys ['TOKNE']"),
+    "listen without port": ({"LISTEN": "127.0.0.1"}, "LISTEN must be host:port"),
+    "listen port range": ({"LISTEN": "0.0.0.0:70000"}, "LISTEN must be host:port"),
 }
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("127.0.0.1:9108", ("127.0.0.1", 9108)), ("[::1]:9108", ("::1", 9108)), (None, None)],
+)
+def test_listen_is_host_and_port(text, address) -> None:
+    with override_settings(VIDAI_METRICS={"LISTEN": text}):
+        assert get_settings().listen == address
 
 
 @pytest.mark.parametrize(("overrides", "message"), INVALID_SETTINGS.values(), ids=INVALID_SETTINGS)

@@ -12,7 +12,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from consultation.routing import websocket_urlpatterns  # noqa: E402
-from metrics import StatusFastPath, track_rejections  # noqa: E402
+from metrics import StatusFastPath, start_metrics_listener, track_rejections  # noqa: E402
 
 # Where consultation.urls mounts the status JSON; the fast path answers it first.
 STATUS_PATH = "/consultation/socket-status/"
@@ -25,3 +25,7 @@ application = ProtocolTypeRouter(
         "websocket": track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# /metrics on VIDAI_METRICS_LISTEN too, answered off the event loop (one process;
+# under gunicorn the master's when_ready hook serves the host instead).
+start_metrics_listener()

@@ -104,6 +104,8 @@ _METRICS_FROM_ENV = {
     "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN"),
     "ALLOWED_NETWORKS": _env_list("VIDAI_METRICS_ALLOWED_NETWORKS"),
     "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES"),
+    # host:port of the dedicated /metrics listener (off the serving event loop).
+    "LISTEN": os.environ.get("VIDAI_METRICS_LISTEN"),
     # Origins allowed to read the status JSON from a browser (no wildcard).
     "STATUS_CORS_ORIGINS": _env_list("VIDAI_STATUS_CORS_ORIGINS"),
     # Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.

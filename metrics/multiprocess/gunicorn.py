@@ -4,19 +4,37 @@ Import them in a gunicorn config file after setting ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus_client reads it when first imported)::
 
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/run/vidai-metrics")
-    from metrics.gunicorn import child_exit, on_starting, post_worker_init, worker_exit
+    from metrics.gunicorn import (
+        child_exit, on_exit, on_starting, post_worker_init, when_ready, worker_exit,
+    )
 
-See this project's ``gunicorn.conf.py``.
+See this project's ``gunicorn.conf.py``. ``when_ready`` starts the host's
+dedicated ``/metrics`` listener when ``VIDAI_METRICS["LISTEN"]`` is set (a
+process of its own, ``python -m metrics.listener``: not a thread in the
+master, which forks); ``on_exit`` stops it.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 from .directory import archive_dead_worker, multiprocess_dir, prepare_directory
 from .worker_files import WorkerGauges
 
-__all__ = ["child_exit", "on_starting", "post_worker_init", "worker_exit"]
+__all__ = [
+    "child_exit",
+    "on_exit",
+    "on_starting",
+    "post_worker_init",
+    "when_ready",
+    "worker_exit",
+]
+
+# The listener process this master started, if any.
+_listener: subprocess.Popen[bytes] | None = None
 
 
 def _directory() -> str:
@@ -58,3 +76,26 @@ def child_exit(server: Any, worker: Any) -> None:
     """Master, worker reaped: drop its live gauges, fold its counters into the archives."""
     folded = archive_dead_worker(worker.pid, _directory())
     server.log.info("worker %s exited: live gauges dropped, folded %s", worker.pid, folded)
+
+
+def when_ready(server: Any) -> None:
+    """Master, listening: start the host's ``/metrics`` listener process.
+
+    It reads the settings itself and exits at once when ``LISTEN`` is unset,
+    so the master never loads Django; it exits too when the master is gone.
+    """
+    global _listener
+    _directory()
+    _listener = subprocess.Popen(  # noqa: S603  (our own module, no shell)
+        [sys.executable, "-m", "metrics.listener", "--parent", str(os.getpid())]
+    )
+
+
+def on_exit(server: Any) -> None:
+    """Master, exiting: stop the listener process."""
+    if _listener is not None and _listener.poll() is None:
+        _listener.terminate()
+        try:
+            _listener.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _listener.kill()
