@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
+# The dedicated /metrics listener (off the event loop) that make monitor scrapes.
+METRICS_LISTEN ?= 127.0.0.1:9108
 
 .PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest
 
@@ -38,7 +40,8 @@ vitest: $(NODE_STAMP)
 
 run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
+	DJANGO_DEBUG=1 VIDAI_METRICS_LISTEN=$(METRICS_LISTEN) \
+		$(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
 		--ws-ping-interval 20 --ws-ping-timeout 20
 
 # Several workers on one host: gunicorn with uvicorn workers in prometheus_client
@@ -46,7 +49,8 @@ run: $(STAMP) frontend
 WORKERS ?= 4
 run-workers: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
+	DJANGO_DEBUG=1 VIDAI_METRICS_LISTEN=$(METRICS_LISTEN) \
+		$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
 		--workers $(WORKERS) vidai.asgi:application
 
 lint: $(STAMP)
@@ -65,7 +69,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 # A local Prometheus (Debian package "prometheus") with the bundled rules,
-# scraping `make run`'s server every 5 s; UI on http://127.0.0.1:$(MONITOR_PORT).
+# scraping the dedicated listener of `make run`'s server every 5 s; UI on
+# http://127.0.0.1:$(MONITOR_PORT).
 MONITOR_PORT ?= 9090
 MONITOR_DIR := .prometheus-data
 monitor:
@@ -76,7 +81,7 @@ monitor:
 		'rule_files: ["$(CURDIR)/prometheus/rules/*.yml"]' \
 		'scrape_configs:' \
 		'  - job_name: vidai' \
-		'    static_configs: [{targets: ["$(HOST):$(PORT)"]}]' \
+		'    static_configs: [{targets: ["$(METRICS_LISTEN)"]}]' \
 		> $(MONITOR_DIR)/prometheus.yml
 	prometheus --config.file=$(MONITOR_DIR)/prometheus.yml --storage.tsdb.path=$(MONITOR_DIR)/data \
 		--web.listen-address=127.0.0.1:$(MONITOR_PORT)

@@ -12,6 +12,7 @@ Every benchmark uses a fresh ``CollectorRegistry`` and an injected
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -23,7 +24,14 @@ from prometheus_client import CollectorRegistry
 if TYPE_CHECKING:
     from metrics.tracker import SocketTracker
 
-__all__ = ["SOCKET_TYPES", "Result", "fresh_tracker", "median", "time_per_call"]
+__all__ = [
+    "SOCKET_TYPES",
+    "Result",
+    "bootstrap_interval",
+    "fresh_tracker",
+    "median",
+    "time_per_call",
+]
 
 # Vidai's five endpoint types, as consultation.routing declares them.
 SOCKET_TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin")
@@ -68,3 +76,15 @@ def time_per_call(fn: Callable[[], object], number: int) -> float:
 def median(values: list[float]) -> float:
     """Return the median of ``values``."""
     return statistics.median(values)
+
+
+def bootstrap_interval(
+    values: list[float], *, confidence: float = 0.95, resamples: int = 5_000
+) -> tuple[float, float]:
+    """Return a percentile-bootstrap confidence interval of the median of ``values``."""
+    rng = random.Random(0)  # the same data always gives the same interval
+    medians = sorted(
+        statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    tail = (1 - confidence) / 2
+    return medians[int(tail * resamples)], medians[int((1 - tail) * resamples) - 1]

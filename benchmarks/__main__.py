@@ -14,7 +14,16 @@ from rich.table import Table
 
 from . import Result
 
-NAMES = ("session", "peers", "bookkeeping", "render", "memory", "multiprocess")
+NAMES = (
+    "session",
+    "peers",
+    "bookkeeping",
+    "render",
+    "memory",
+    "multiprocess",
+    "server",
+    "scrape",
+)
 
 
 def _setup_django() -> None:
@@ -27,7 +36,16 @@ def _setup_django() -> None:
 
 
 def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
-    from . import bookkeeping, memory, multiprocess, peers, render, session
+    from . import (
+        bookkeeping,
+        memory,
+        multiprocess,
+        peers,
+        render,
+        scrape_latency,
+        server_cpu,
+        session,
+    )
 
     return {
         "session": session.run,
@@ -36,6 +54,8 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         "render": render.run,
         "memory": memory.run,
         "multiprocess": multiprocess.run,
+        "server": server_cpu.run,
+        "scrape": scrape_latency.run,
     }
 
 

@@ -23,7 +23,7 @@ from . import SOCKET_TYPES, Result, fresh_tracker, time_per_call
 if TYPE_CHECKING:
     from metrics.tracker import SocketTracker
 
-PAIR_TARGET_US = 25.0
+PAIR_TARGET_US = 16.0
 RENDER_TARGET_MS = 50.0
 ROUNDS = 21
 PAIRS = 3_000

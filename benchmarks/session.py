@@ -32,7 +32,7 @@ from metrics.tracking import track
 from . import Result, fresh_tracker, median
 
 FRAMES = 10
-TARGET = 1.05
+TARGET = 1.03
 ROUNDS = 40
 ICE_CANDIDATE = '{"type": "ice-candidate", "candidate": "candidate:1 1 UDP 2122 10.0.0.1 5000"}'
 SEGMENT = '{"type": "segment", "text": "the patient reports a mild headache", "final": false}'

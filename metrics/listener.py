@@ -56,6 +56,7 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a stuck scraper never holds the process open
     allow_reuse_address = True
+    request_queue_size = 64
 
 
 class _IPv6ThreadingServer(_ThreadingServer):

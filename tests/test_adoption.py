@@ -176,6 +176,8 @@ def adopter(request: pytest.FixtureRequest, wheel: Path, tmp_path_factory) -> It
         settings.write(
             '\nINSTALLED_APPS += ["chat"]\n'
             'CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}\n'
+            # The test server's dedicated /metrics listener, on a port it picks.
+            'VIDAI_METRICS["LISTEN"] = __import__("os").environ.get("ADOPTER_METRICS_LISTEN")\n'
         )
     with (home / "mysite" / "urls.py").open("a") as urls:
         urls.write(
@@ -199,6 +201,7 @@ def served(adopter: Path) -> Iterator[LiveServer]:
     python = adopter / ".venv" / "bin" / "python"
     env = adopter_env()
     run_command(python, "manage.py", "migrate", "-v", "0", cwd=adopter, env=env)
+    env["ADOPTER_METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
     port = free_port()
     log_path = adopter / "uvicorn.log"
     probe = LiveServer("uvicorn", port, None, log_path, env)  # type: ignore[arg-type]
@@ -272,3 +275,14 @@ async def test_the_adopter_sees_its_own_types_counted_exactly(served: LiveServer
     )
     assert status(server)["total_sockets"] == 1
     assert "Traceback" not in server.log()
+
+
+def test_the_adopter_listener_serves_the_same_samples(served: LiveServer) -> None:
+    listener = LiveServer("listener", int(served.env["ADOPTER_METRICS_LISTEN"].rsplit(":", 1)[1]),
+                          served.process, served.log_path)  # fmt: skip
+    assert family_types(listener, "vidai_websocket_connections") == {"chat"}
+
+    def counts(samples):  # ages move between two scrapes; counts only move with sockets
+        return {key: v for key, v in samples.items() if "age_seconds" not in key[0]}
+
+    assert counts(listener.scrape()) == counts(served.scrape())

@@ -27,6 +27,8 @@ def test_pods_keep_worker_files_on_an_emptydir_and_are_scraped_one_by_one() -> N
     assert container["command"][:3] == ["gunicorn", "-c", "gunicorn.conf.py"]
     port = {p["name"]: p["containerPort"] for p in container["ports"]}["http"]
     assert env["GUNICORN_BIND"].endswith(f":{port}")
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert env["VIDAI_METRICS_LISTEN"] == f"0.0.0.0:{ports['metrics']}"
     assert vidai["Service"]["spec"]["ports"][0]["targetPort"] == "http"
     assert env["REDIS_URL"].startswith("redis://vidai-redis:")
     assert "$(POD_IP)" in env["DJANGO_ALLOWED_HOSTS"]  # scrapes use the pod's address
@@ -35,9 +37,12 @@ def test_pods_keep_worker_files_on_an_emptydir_and_are_scraped_one_by_one() -> N
     job = env["VIDAI_PROMETHEUS_JOB"]
     monitor = documents("kubernetes/podmonitor.yaml")["PodMonitor"]["spec"]
     assert pod["metadata"]["labels"][monitor["jobLabel"]] == job
-    assert monitor["podMetricsEndpoints"][0]["port"] == "http"
+    assert monitor["podMetricsEndpoints"][0]["port"] == "metrics"  # the dedicated listener
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "scrape-pods.yml").read_text())
     assert [config["job_name"] for config in scrape["scrape_configs"]] == [job]
+    port_rule = scrape["scrape_configs"][0]["relabel_configs"][1]
+    assert port_rule["source_labels"] == ["__meta_kubernetes_pod_container_port_name"]
+    assert port_rule["regex"] == "metrics"
     redis = documents("kubernetes/redis.yaml")
     assert redis["Service"]["metadata"]["name"] == "vidai-redis"
 
@@ -49,5 +54,7 @@ def test_gunicorn_config_runs_uvicorn_workers_with_the_multiprocess_hooks(monkey
     assert directory.is_dir()  # made before any app import (--preload)
     module, _, name = config["worker_class"].rpartition(".")
     assert getattr(importlib.import_module(module), name).__name__ == "UvicornWorker"
-    for hook in ("on_starting", "post_worker_init", "worker_exit", "child_exit"):
+    hooks = ("on_starting", "post_worker_init", "worker_exit", "child_exit")
+    hooks += ("when_ready", "on_exit")  # the dedicated listener process
+    for hook in hooks:
         assert config[hook] is getattr(importlib.import_module("metrics.gunicorn"), hook)

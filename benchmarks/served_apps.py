@@ -1,0 +1,50 @@
+"""The ASGI apps the real-server benchmarks serve: Vidai's routes tracked, and the same unwrapped.
+
+``tracked`` is what Vidai serves (``track()`` on every route, ``track_rejections``
+around the stack); ``untracked`` is the same stack with every ``track()``
+replaced by the app it wraps and no ``track_rejections``. Both answer HTTP
+as Vidai does, so a server is ready when its status JSON answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import URLPattern  # noqa: E402
+
+from consultation.routing import websocket_urlpatterns  # noqa: E402
+from metrics import (  # noqa: E402
+    StatusFastPath,
+    TrackedSocket,
+    start_metrics_listener,
+    track_rejections,
+)
+from vidai.asgi import STATUS_PATH  # noqa: E402
+
+
+def _unwrapped(route: URLPattern) -> URLPattern:
+    callback = route.callback
+    if isinstance(callback, TrackedSocket):
+        return URLPattern(route.pattern, callback.app, route.default_args, route.name)
+    return route
+
+
+def _application(websocket: object) -> ProtocolTypeRouter:
+    return ProtocolTypeRouter(
+        {"http": StatusFastPath(django_asgi_app, path=STATUS_PATH), "websocket": websocket}
+    )
+
+
+tracked = _application(track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+untracked = _application(
+    AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
+)
+
+start_metrics_listener()
