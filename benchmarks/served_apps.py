@@ -23,8 +23,8 @@ from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import (  # noqa: E402
     StatusFastPath,
     TrackedSocket,
-    start_metrics_listener,
     track_rejections,
+    with_metrics_listener,
 )
 from vidai.asgi import STATUS_PATH  # noqa: E402
 
@@ -36,9 +36,11 @@ def _unwrapped(route: URLPattern) -> URLPattern:
     return route
 
 
-def _application(websocket: object) -> ProtocolTypeRouter:
-    return ProtocolTypeRouter(
-        {"http": StatusFastPath(django_asgi_app, path=STATUS_PATH), "websocket": websocket}
+def _application(websocket: object) -> object:
+    return with_metrics_listener(
+        ProtocolTypeRouter(
+            {"http": StatusFastPath(django_asgi_app, path=STATUS_PATH), "websocket": websocket}
+        )
     )
 
 
@@ -46,5 +48,3 @@ tracked = _application(track_rejections(AuthMiddlewareStack(URLRouter(websocket_
 untracked = _application(
     AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
 )
-
-start_metrics_listener()

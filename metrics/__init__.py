@@ -20,7 +20,7 @@ from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 
 if TYPE_CHECKING:
     from .fastpath import StatusFastPath
-    from .listener import start_metrics_listener
+    from .listener import start_metrics_listener, with_metrics_listener
     from .rejections import RejectionTracker, track_rejections
     from .services import SocketStatusService
 
@@ -41,6 +41,7 @@ __all__ = [
     "track",
     "track_rejections",
     "unrouted",
+    "with_metrics_listener",
 ]
 
 _LAZY = {
@@ -48,6 +49,7 @@ _LAZY = {
     "SocketStatusService": "services",
     "StatusFastPath": "fastpath",
     "start_metrics_listener": "listener",
+    "with_metrics_listener": "listener",
     "track_rejections": "rejections",
 }
 

@@ -14,9 +14,12 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _parse(value: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
 
 
 def client_address(

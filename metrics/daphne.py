@@ -1,5 +1,8 @@
 """Run daphne with its access log redacted: ``python -m metrics.daphne`` takes daphne's options.
 
+It also opens the dedicated ``/metrics`` listener at startup when
+``VIDAI_METRICS["LISTEN"]`` is set (daphne has no ASGI lifespan).
+
 daphne writes its access log straight to a stream (on by default), with
 every WebSocket path; this runner rewrites those paths to route templates
 before daphne's own access logger sees them.
@@ -13,6 +16,7 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
+from .listener import start_metrics_listener
 from .redaction import importable_routes, redact
 
 ActionLogger = Callable[[Any, str, dict[str, Any]], None]
@@ -39,6 +43,12 @@ class RedactingServer(Server):  # type: ignore[misc]
         if action_logger is not None:
             action_logger = redacting(action_logger)
         super().__init__(*args, action_logger=action_logger, **kwargs)
+
+    def run(self) -> None:
+        # daphne has no lifespan: open the dedicated /metrics listener
+        # (VIDAI_METRICS["LISTEN"]) now, not at the first request.
+        start_metrics_listener()
+        super().run()
 
 
 class RedactingCommandLineInterface(CommandLineInterface):  # type: ignore[misc]

@@ -2,20 +2,25 @@
 
 Set ``VIDAI_METRICS["LISTEN"] = "127.0.0.1:9108"`` (``"0.0.0.0:9108"`` in a pod). Then:
 
-- one process: ``start_metrics_listener()``, called from the project's
-  ``asgi.py``, serves ``/metrics`` from a daemon thread. However saturated the
-  event loop, the thread gets the interpreter at the next switch interval
-  (5 ms), so a scrape waits for its own render, not for the loop's queue. It
-  renders under the tracker's lock: ``opened - closed == open`` holds in every
-  scrape, as on the app's port.
+- one process: wrap the ASGI application, ``with_metrics_listener(app)``. The
+  listener starts when the server starts serving (the ASGI lifespan startup;
+  under daphne, which has none, ``python -m metrics.daphne`` starts it, else
+  the first request does) and serves ``/metrics`` from its own threads.
+  However saturated the event loop, a thread gets the interpreter at the next
+  switch interval, so a scrape waits for its own render, not for the loop's
+  queue; the interval is lowered to ``SWITCH_INTERVAL`` (from Python's 5 ms)
+  because a scrape hands the interpreter back and forth a dozen times
+  (accept, read, render slices, write). It renders under the tracker's lock: ``opened - closed ==
+  open`` holds in every scrape, as on the app's port.
 - multiprocess mode: gunicorn's ``when_ready`` hook (``metrics.gunicorn``)
-  starts ``python -m metrics.listener``, one process per host that merges every
-  worker's files as the app's ``/metrics`` does, and exits with the master.
+  starts ``python -m metrics.listener``, one process per host that merges
+  every worker's files as the app's ``/metrics`` does; workers start none.
 
 The same access rules as the view (``metrics.access``) and the same exposition
-(prometheus_client's ``make_wsgi_app``: text or OpenMetrics, gzip, ``name[]``).
-Nothing starts it but those two calls: ``manage.py`` commands and tests that
-do not ask for it never open the port.
+(prometheus_client's ``make_wsgi_app``: text or OpenMetrics, gzip, ``name[]``);
+HEAD answers as GET without the body; 404 off ``/metrics``. Importing the
+application starts nothing, so ``manage.py`` commands (whose system checks
+import ``ASGI_APPLICATION``) never open the port.
 """
 
 from __future__ import annotations
@@ -33,20 +38,35 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import make_wsgi_app
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from .access import scrape_refusal
+from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .conf import get_settings
-from .multiprocess import merged_registry, multiprocess_dir
+from .exposed import exposed_registry
+from .multiprocess import multiprocess_dir
 from .tracker import SocketTracker, default_tracker
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MetricsListener", "main", "start_metrics_listener"]
+__all__ = [
+    "MetricsListener",
+    "MetricsListenerApp",
+    "main",
+    "start_metrics_listener",
+    "with_metrics_listener",
+]
 
 PATH = "/metrics"
+# Scrapes served at once; further connections are closed at once, so clients
+# trickling bytes can hold a few threads, never the process's memory.
+MAX_CONNECTIONS = 16
+# Seconds a thread waiting for the interpreter waits before the running one
+# must let go (sys.setswitchinterval). Only threads that contend pay for it:
+# the loop's thread alone never switches.
+SWITCH_INTERVAL = 0.001
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -58,44 +78,59 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     request_queue_size = 64
 
+    def server_activate(self) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # full: this scraper retries next interval
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
 
 class _IPv6ThreadingServer(_ThreadingServer):
     address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):
-    # A client that stalls mid-request gives its thread back after this long.
+    # Each read of a stalled request gives up after this long.
     timeout = 10
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # scrapes are not worth a log line each; refusals are counted by status
+        pass  # a line per scrape is noise; the scraper sees its own errors
 
 
 class _Consistent(Collector):
-    """A tracker's registry, collected under its lock: no scrape sees half an open or close."""
+    """Collect ``source`` under ``lock``: no scrape sees half of an open or a close."""
 
-    def __init__(self, tracker: SocketTracker) -> None:
-        self._tracker = tracker
+    def __init__(self, lock: threading.Lock, source: Any) -> None:
+        self._lock = lock
+        self._source = source
 
     def collect(self) -> Iterator[Metric]:
-        with self._tracker.lock:
-            families = list(self._tracker.registry.collect())
+        with self._lock:
+            families = list(self._source.collect())
         return iter(families)
 
-
-def process_registry(tracker: SocketTracker) -> CollectorRegistry:
-    """One process's exposition, safe to render from another thread."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Consistent(tracker))
-    return registry
+    def restricted_registry(self, names: Iterable[str]) -> _Consistent:
+        """The same, for ``name[]`` filters."""
+        return _Consistent(self._lock, self._source.restricted_registry(names))
 
 
-def multiprocess_registry() -> CollectorRegistry:
-    """Every worker's files on this host, merged afresh for each scrape."""
-    directory = multiprocess_dir()
-    if not directory:
-        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR is not set")
-    return merged_registry(directory)
+def process_registry(tracker: SocketTracker) -> Collector:
+    """One process's exposition, safe to render from another thread than the loop's."""
+    return _Consistent(tracker.lock, tracker.registry)
 
 
 def scrape_app(registry: Callable[[], Collector]) -> WSGIApp:
@@ -114,14 +149,17 @@ def scrape_app(registry: Callable[[], Collector]) -> WSGIApp:
             phrase = HTTPStatus(refusal.status).phrase
             start_response(f"{refusal.status} {phrase}", list(refusal.headers))
             return [refusal.body]
-        rendered: Iterable[bytes] = make_wsgi_app(registry())(environ, start_response)
-        return rendered
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        if head:
+            environ = {**environ, "REQUEST_METHOD": "GET"}
+        body: Iterable[bytes] = make_wsgi_app(registry())(environ, start_response)
+        return [] if head else body
 
     return app
 
 
 class MetricsListener:
-    """An HTTP server for ``/metrics`` on its own thread.
+    """An HTTP server for ``/metrics`` on its own threads.
 
     >>> from prometheus_client import CollectorRegistry
     >>> listener = MetricsListener(("127.0.0.1", 0), CollectorRegistry).start()
@@ -157,28 +195,90 @@ class MetricsListener:
         self._thread.join()
 
 
-_started: tuple[int, MetricsListener] | None = None
+# (pid, listener or None): this process asked once; a forked child asks again.
+_started: tuple[int, MetricsListener | None] | None = None
 _start_lock = threading.Lock()
 
 
 def start_metrics_listener() -> MetricsListener | None:
     """Start this process's dedicated ``/metrics`` listener if ``LISTEN`` asks for one.
 
-    Idempotent; returns None when ``LISTEN`` is unset or in multiprocess mode,
-    where gunicorn's ``when_ready`` hook serves the whole host from one process.
+    Idempotent and cheap after the first call. Returns None when ``LISTEN`` is
+    unset, in multiprocess mode (the gunicorn hook serves the host from one
+    process), or when the address cannot be bound (logged; the app serves on).
     """
     global _started
+    pid = os.getpid()
+    started = _started
+    if started is not None and started[0] == pid:
+        return started[1]
+    with _start_lock:
+        if _started is None or _started[0] != pid:
+            _started = (pid, _start())
+        return _started[1]
+
+
+def _start() -> MetricsListener | None:
     address = get_settings().listen
     if address is None or multiprocess_dir():
         return None
-    with _start_lock:
-        if _started is None or _started[0] != os.getpid():  # a forked child starts its own
-            tracker = default_tracker()
-            registry = process_registry(tracker)
-            listener = MetricsListener(address, lambda: registry).start()
-            _started = (os.getpid(), listener)
-            logger.info("metrics listener serving %s on %s:%d", PATH, address[0], listener.port)
-        return _started[1]
+    tracker = default_tracker()
+    registry = process_registry(tracker)
+    try:
+        listener = MetricsListener(address, lambda: registry).start()
+    except OSError as error:
+        logger.error("metrics listener cannot listen on %s:%d: %s", *address, error)
+        return None
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+    logger.info("metrics listener serving %s on %s:%d", PATH, address[0], listener.port)
+    return listener
+
+
+class MetricsListenerApp:
+    """ASGI wrapper that starts the dedicated listener when the server starts serving.
+
+    It answers the lifespan protocol itself when the app below is a Channels
+    ``ProtocolTypeRouter`` without a ``"lifespan"`` entry (which would refuse
+    it); otherwise it passes lifespan through, starting the listener at its
+    startup message. Every other scope passes through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
+        if scope["type"] != "lifespan":
+            start_metrics_listener()  # daphne has no lifespan: the first request
+            return await self.app(scope, receive, send)
+        mapping = getattr(self.app, "application_mapping", None)
+        if isinstance(mapping, dict) and "lifespan" not in mapping:
+            await _answer_lifespan(receive, send)
+            return None
+
+        async def watched_receive() -> Message:
+            message = await receive()
+            if message.get("type") == "lifespan.startup":
+                start_metrics_listener()
+            return message
+
+        return await self.app(scope, watched_receive, send)
+
+
+async def _answer_lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            start_metrics_listener()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            # The listener stays up to the process's end: it shows the drain.
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def with_metrics_listener(app: ASGIApp) -> MetricsListenerApp:
+    """Wrap the project's ASGI application so that ``LISTEN`` is served from startup."""
+    return MetricsListenerApp(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m metrics.listener", description=main.__doc__)
     parser.add_argument("--parent", type=int, help="exit when this process is gone")
     args = parser.parse_args(argv)
+
+    def parent_alive() -> bool:
+        return args.parent is None or os.getppid() == args.parent
+
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         print("metrics.listener: DJANGO_SETTINGS_MODULE is not set", file=sys.stderr)
         return 2
@@ -198,13 +302,22 @@ def main(argv: list[str] | None = None) -> int:
     if not multiprocess_dir():
         print("metrics.listener: PROMETHEUS_MULTIPROC_DIR is not set", file=sys.stderr)
         return 2
-    try:
-        listener = MetricsListener(address, multiprocess_registry).start()
-    except OSError as error:
-        logger.error("metrics listener cannot listen on %s:%d: %s", *address, error)
-        return 1
+    listener = None
+    tries = 0
+    while listener is None and parent_alive():
+        try:
+            listener = MetricsListener(address, exposed_registry).start()
+        except OSError as error:
+            # An old master's listener may still hold the port (gunicorn USR2):
+            # keep trying until it lets go.
+            level = logging.ERROR if tries == 0 else logging.DEBUG
+            logger.log(level, "metrics listener cannot listen on %s:%d yet: %s", *address, error)
+            tries += 1
+            time.sleep(2)
+    if listener is None:
+        return 0
     logger.info("metrics listener serving every worker on %s:%d", address[0], listener.port)
-    while args.parent is None or os.getppid() == args.parent:
+    while parent_alive():
         time.sleep(0.5)
     listener.stop()
     return 0

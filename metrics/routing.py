@@ -162,9 +162,15 @@ def path_template(routes: Iterable[Any], path: str) -> str | None:
 
 def find_routes(app: Any) -> Sequence[Any] | None:
     """Find the WebSocket routes in an ASGI app, through ProtocolTypeRouter and middleware."""
-    mapping = getattr(app, "application_mapping", None)
-    if isinstance(mapping, dict):
-        app = mapping.get("websocket")
+    outer = app
+    for _ in range(_MAX_MIDDLEWARE_DEPTH):  # through wrappers of the whole application
+        mapping = getattr(outer, "application_mapping", None)
+        if isinstance(mapping, dict):
+            app = mapping.get("websocket")
+            break
+        outer = _inner(outer)
+        if outer is None:
+            break
     routes = getattr(inner_app(app), "routes", None)
     return list(routes) if isinstance(routes, list | tuple) else None
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 
 from django.core.asgi import get_asgi_application
 
@@ -14,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from consultation.routing import websocket_urlpatterns  # noqa: E402
-from metrics import StatusFastPath, start_metrics_listener, track, track_rejections  # noqa: E402
+from metrics import StatusFastPath, track, track_rejections, with_metrics_listener  # noqa: E402
 from vidai.asgi import STATUS_PATH  # noqa: E402
 
 
@@ -59,6 +60,16 @@ class SlowDisconnect(AsyncWebsocketConsumer):
         await asyncio.sleep(4)
 
 
+class Busy(AsyncWebsocketConsumer):
+    """Answer each frame after 200 ms of CPU work on the event loop: clients keep it saturated."""
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        deadline = time.perf_counter() + 0.2
+        while time.perf_counter() < deadline:
+            pass
+        await self.send(text_data=text_data)
+
+
 class Echo(AsyncWebsocketConsumer):
     """Accept anyone and echo every text frame: load for tests of the exporter itself."""
 
@@ -68,6 +79,7 @@ class Echo(AsyncWebsocketConsumer):
 
 fault_routes = [
     path("ws/test/echo/", track("test_echo", Echo.as_asgi())),
+    path("ws/test/busy/", track("test_busy", Busy.as_asgi())),
     path("ws/test/fail-connect/", track("fault_connect", FailInConnect.as_asgi())),
     path("ws/test/fail-accepted/", track("fault_accepted", FailAfterAccept.as_asgi())),
     path("ws/test/fail-receive/", track("fault_receive", FailInReceive.as_asgi())),
@@ -76,15 +88,17 @@ fault_routes = [
     path("ws/test/slow-disconnect/", track("fault_slow", SlowDisconnect.as_asgi())),
 ]
 
-application = ProtocolTypeRouter(
-    {
-        "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),
-        "websocket": track_rejections(
-            AuthMiddlewareStack(
-                URLRouter([*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]])
-            )
-        ),
-    }
+application = with_metrics_listener(
+    ProtocolTypeRouter(
+        {
+            "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),
+            "websocket": track_rejections(
+                AuthMiddlewareStack(
+                    URLRouter(
+                        [*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]]
+                    )
+                )
+            ),
+        }
+    )
 )
-
-start_metrics_listener()

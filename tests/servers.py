@@ -39,6 +39,7 @@ def server_env(sqlite_path: str, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("VIDAI_METRICS_LISTEN", None)  # a test server listens only where its test says
     env.update(extra)
     return env
 

@@ -25,7 +25,7 @@ INJECTIONS = [
 ]  # fmt: skip
 KNOWN_TYPES = {*VIDAI_TYPES, "fault_connect",
                "fault_accepted", "fault_receive", "fault_disconnect", "fault_discard",
-               "fault_slow", "test_echo", "unknown"}  # fmt: skip
+               "fault_slow", "test_echo", "test_busy", "unknown"}  # fmt: skip
 CONTRACT_VALUES = {
     "type": KNOWN_TYPES,
     "reason": set(label_values.CLOSE_REASONS) | set(label_values.REJECT_REASONS),

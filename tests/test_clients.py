@@ -19,6 +19,8 @@ PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
         ("10.0.0.2", "not-an-ip", PROXIES, None),
         ("10.0.0.2", "", PROXIES, None),
         ("garbage", None, PROXIES, None),
+        ("::ffff:10.0.0.2", "198.51.100.7", PROXIES, "198.51.100.7"),  # dual-stack peer
+        ("::ffff:203.0.113.5", None, None, "203.0.113.5"),
     ],
 )
 def test_client_address(peer, forwarded, proxies, expected) -> None:

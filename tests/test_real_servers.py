@@ -22,7 +22,7 @@ CLOSED = "vidai_websocket_connections_closed_total"
 REJECTED = "vidai_websocket_connections_rejected_total"
 TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin", "fault_connect",
          "fault_accepted", "fault_receive", "fault_disconnect", "fault_discard",
-         "fault_slow", "test_echo")  # fmt: skip
+         "fault_slow", "test_echo", "test_busy")  # fmt: skip
 
 
 def closed_total(samples: dict[SeriesKey, float], socket_type: str) -> float:

@@ -12,20 +12,21 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from consultation.routing import websocket_urlpatterns  # noqa: E402
-from metrics import StatusFastPath, start_metrics_listener, track_rejections  # noqa: E402
+from metrics import StatusFastPath, track_rejections, with_metrics_listener  # noqa: E402
 
 # Where consultation.urls mounts the status JSON; the fast path answers it first.
 STATUS_PATH = "/consultation/socket-status/"
 
-application = ProtocolTypeRouter(
-    {
-        # The polled status JSON is answered before Django's middleware stack.
-        "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),  # type: ignore[arg-type]
-        # Handshakes refused before a tracked route (by middleware) are counted too.
-        "websocket": track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+# with_metrics_listener: /metrics on VIDAI_METRICS_LISTEN too, answered off the
+# event loop from startup (one process; under gunicorn the master's when_ready
+# hook serves the host instead).
+application = with_metrics_listener(
+    ProtocolTypeRouter(
+        {
+            # The polled status JSON is answered before Django's middleware stack.
+            "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),  # type: ignore[arg-type]
+            # Handshakes refused before a tracked route (by middleware) are counted too.
+            "websocket": track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )
-
-# /metrics on VIDAI_METRICS_LISTEN too, answered off the event loop (one process;
-# under gunicorn the master's when_ready hook serves the host instead).
-start_metrics_listener()
