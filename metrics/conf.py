@@ -76,7 +76,9 @@ DEFAULTS: dict[str, Any] = {
 
 STATUS_SOURCES: tuple[str, ...] = ("local", "prometheus")
 # Settings whose change drops every cached value derived from settings.
-_WATCHED_SETTINGS = frozenset({"VIDAI_METRICS", "ASGI_APPLICATION", "CHANNEL_LAYERS", "DEBUG"})
+_WATCHED_SETTINGS = frozenset(
+    {"VIDAI_METRICS", "ASGI_APPLICATION", "CHANNEL_LAYERS", "DEBUG", "MIDDLEWARE"}
+)
 
 
 @dataclass(frozen=True)
