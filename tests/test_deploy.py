@@ -53,7 +53,11 @@ def test_gunicorn_config_runs_uvicorn_workers_with_the_multiprocess_hooks(monkey
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert directory.is_dir()  # made before any app import (--preload)
     module, _, name = config["worker_class"].rpartition(".")
-    assert getattr(importlib.import_module(module), name).__name__ == "UvicornWorker"
+    worker = getattr(importlib.import_module(module), name)
+    assert issubclass(worker, importlib.import_module("uvicorn_worker").UvicornWorker)
+    # make run's options: h11's bounded heads, proxy headers only from trusted proxies.
+    assert worker.CONFIG_KWARGS["http"] == "h11"
+    assert worker.CONFIG_KWARGS["h11_max_incomplete_event_size"] == 16 * 1024
     hooks = ("on_starting", "post_worker_init", "worker_exit", "child_exit")
     hooks += ("when_ready", "on_exit")  # the dedicated listener process
     for hook in hooks:
