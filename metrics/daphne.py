@@ -24,13 +24,13 @@ ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 
 
 def redacting(action_logger: ActionLogger) -> ActionLogger:
-    """Wrap a daphne action logger so logged paths carry no room ids or queries."""
+    """Wrap a daphne action logger so logged paths, HTTP's too, carry no room ids or queries."""
 
     def log_action(protocol: Any, action: str, details: dict[str, Any]) -> None:
         path = details.get("path")
         if isinstance(path, str):
             websocket = protocol == "websocket"
-            routes = importable_routes() if websocket else ()
+            routes = importable_routes()
             details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
         action_logger(protocol, action, details)
 
