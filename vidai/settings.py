@@ -113,8 +113,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Production (DEBUG off) is HTTPS only; README "Settings" lists the opt-outs,
 # which a plain-http setup (the test servers) sets explicitly.
 SECURE_SSL_REDIRECT = _env_flag("VIDAI_SSL_REDIRECT", not DEBUG)
-# Prometheus reaches each pod over plain http inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+# Prometheus and the kubelet's probes reach each pod over plain http inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_flag("VIDAI_SECURE_COOKIES", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("VIDAI_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("VIDAI_HSTS_INCLUDE_SUBDOMAINS", True)
