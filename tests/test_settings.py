@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
+from channels_redis.core import RedisChannelLayer
+from redis.exceptions import RedisError
 
+from .conftest import require_tool
 from .servers import ROOT, run_command
+from .workers import run_redis
 
 SETTINGS = ROOT / "vidai" / "settings.py"
 # A key check --deploy accepts: long, varied, not Django's insecure prefix.
@@ -17,7 +23,13 @@ OPT_OUTS = ("VIDAI_SSL_REDIRECT", "VIDAI_SECURE_COOKIES", "VIDAI_HSTS_SECONDS")
 
 def production_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
     """vidai/settings.py's values with DEBUG off, a secret key and ``env``, nothing else."""
-    for name in (*OPT_OUTS, "VIDAI_TRUSTED_PROXIES", "REDIS_URL", "REDIS_PASSWORD"):
+    for name in (
+        *OPT_OUTS,
+        "VIDAI_TRUSTED_PROXIES",
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "REDIS_CA_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DJANGO_DEBUG", "0")
     monkeypatch.setenv("DJANGO_SECRET_KEY", PRODUCTION_KEY)
@@ -72,6 +84,63 @@ def test_redis_takes_a_password_and_tls(monkeypatch) -> None:
         "password": "from-a-secret",
         "ssl_ca_certs": "/etc/vidai/redis-ca.pem",
     }
+
+
+def round_trip(config: dict) -> dict:
+    async def send_and_receive() -> dict:
+        layer = RedisChannelLayer(**config)
+        try:
+            channel = await layer.new_channel()
+            await layer.send(channel, {"type": "probe"})
+            return await asyncio.wait_for(layer.receive(channel), 10)
+        finally:
+            await layer.flush()
+            await layer.close_pools()
+
+    return asyncio.run(send_and_receive())
+
+
+@pytest.mark.server
+def test_the_channel_layer_authenticates_to_a_real_redis(monkeypatch) -> None:
+    password = "from-a-secret-0123456789abcdef"
+    with run_redis(require_tool("redis-server"), password=password) as redis:
+        values = production_settings(monkeypatch, REDIS_URL=redis.url, REDIS_PASSWORD=password)
+        config = values["CHANNEL_LAYERS"]["default"]["CONFIG"]  # type: ignore[index]
+        assert round_trip(config) == {"type": "probe"}
+        without = production_settings(monkeypatch, REDIS_URL=redis.url)
+        with pytest.raises(RedisError, match=r"(?i)auth"):
+            round_trip(without["CHANNEL_LAYERS"]["default"]["CONFIG"])  # type: ignore[index]
+
+
+def certificate_authority(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 it signed: (CA, cert, key)."""
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, request = directory / "server.pem", directory / "server.key", directory / "req.pem"
+    (directory / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl = require_tool("openssl")
+    run_command(openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca, "-days", "1",
+                "-subj", "/CN=vidai test CA")  # fmt: skip
+    run_command(openssl, "req", *ec, "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1")
+    run_command(openssl, "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key,
+                "-CAcreateserial", "-out", cert, "-days", "1",
+                "-extfile", directory / "san.cnf")  # fmt: skip
+    return ca, cert, key
+
+
+@pytest.mark.server
+def test_the_channel_layer_speaks_tls_verified_with_the_ca_file(monkeypatch, tmp_path) -> None:
+    ca, cert, key = certificate_authority(tmp_path)
+    password = "from-a-secret-0123456789abcdef"
+    with run_redis(require_tool("redis-server"), password=password, tls=(cert, key)) as redis:
+        assert redis.url.startswith("rediss://")
+        env = {"REDIS_URL": redis.url, "REDIS_PASSWORD": password}
+        values = production_settings(monkeypatch, **env, REDIS_CA_FILE=str(ca))
+        assert round_trip(values["CHANNEL_LAYERS"]["default"]["CONFIG"]) == {"type": "probe"}  # type: ignore[index]
+        # The server's certificate is checked: without its CA, no connection.
+        unverified = production_settings(monkeypatch, **env)
+        with pytest.raises(RedisError, match=r"(?i)certificate"):
+            round_trip(unverified["CHANNEL_LAYERS"]["default"]["CONFIG"])  # type: ignore[index]
 
 
 def test_check_deploy_is_clean_with_just_the_production_secrets(tmp_path) -> None:
