@@ -24,6 +24,7 @@ from .servers import (
     STATUS_PATH,
     LiveServer,
     RawAnswer,
+    free_port,
     raw_request,
     run_command,
     run_server,
@@ -100,6 +101,17 @@ def test_oversized_request_heads_are_refused(kind, sqlite_path) -> None:
         many = b"".join(b"X-H%d: v\r\n" % n for n in range(20_000)) + b"\r\n"
         assert raw_request(server.port, request_head(many)).status == 400
         assert raw_request(server.port, request_head(b"\r\n")).status == 200  # still serving
+
+
+def test_the_metrics_listener_bounds_heads_and_believes_no_forged_address(sqlite_path) -> None:
+    port = free_port()
+    with run_server("uvicorn", sqlite_path, VIDAI_METRICS_LISTEN=f"127.0.0.1:{port}", **GUARDED):
+        scrape = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        assert raw_request(port, scrape + b"X-Forwarded-For: 10.1.2.3\r\n\r\n").status == 403
+        # http.server's bounds: 64 KiB a line, 100 headers; "431 Request Header Fields Too Large".
+        assert raw_request(port, scrape + b"X-Huge: " + b"a" * 2**23 + b"\r\n\r\n").status == 431
+        many = b"".join(b"X-H%d: v\r\n" % n for n in range(20_000)) + b"\r\n"
+        assert raw_request(port, scrape + many).status == 431
 
 
 @pytest.mark.parametrize("kind", SERVERS)
