@@ -38,11 +38,17 @@ frontend: $(BUNDLE_STAMP)
 vitest: $(NODE_STAMP)
 	cd frontend && npm test
 
+# X-Forwarded-For/-Proto believed only from VIDAI_TRUSTED_PROXIES (uvicorn's own
+# default trusts 127.0.0.1); h11 bounds request heads (httptools does not).
+# vidai/serving.py gives gunicorn and the tests the same options.
+UVICORN_FLAGS = --http h11 --h11-max-incomplete-event-size 16384 \
+	$(if $(VIDAI_TRUSTED_PROXIES),--proxy-headers --forwarded-allow-ips '$(VIDAI_TRUSTED_PROXIES)',--no-proxy-headers)
+
 run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 VIDAI_METRICS_LISTEN=$(METRICS_LISTEN) \
 		$(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
-		--ws-ping-interval 20 --ws-ping-timeout 20
+		--ws-ping-interval 20 --ws-ping-timeout 20 $(UVICORN_FLAGS)
 
 # Several workers on one host: gunicorn with uvicorn workers in prometheus_client
 # multiprocess mode (gunicorn.conf.py; docs/scaling.md). Set REDIS_URL for several hosts.

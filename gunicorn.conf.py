@@ -39,7 +39,9 @@ __all__ = ["child_exit", "on_exit", "on_starting", "post_worker_init", "when_rea
 bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
 # WEB_CONCURRENCY, gunicorn's own variable, or 2 per CPU.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1)))
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker with Vidai's proxy trust (VIDAI_TRUSTED_PROXIES) and bounded
+# request heads (h11): see vidai/serving.py.
+worker_class = "vidai.serving.UvicornWorker"
 # WebSockets are long-lived: give them time to close on a graceful restart.
 graceful_timeout = 30
 timeout = 30

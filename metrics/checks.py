@@ -1,6 +1,6 @@
 """Django system checks for the exporter, with stable ids.
 
-- ``vidai_metrics.W001``: /metrics readable from anywhere without a token, DEBUG off.
+- ``vidai_metrics.W001``: /metrics readable from public addresses without a token, DEBUG off.
 - ``vidai_metrics.W002``: a WebSocket route not wrapped with ``track()``.
 - ``vidai_metrics.E001``: the multiprocess directory is missing or not writable.
 - ``vidai_metrics.E002``: the WebSocket routes (``WEBSOCKET_ROUTES``, or
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .access import allowed_networks
-from .conf import LOOPBACK_NETWORKS, get_settings, settings_problems
+from .conf import IPNetwork, get_settings, settings_problems
 from .multiprocess import multiprocess_dir
 from .routing import project_routes, untracked_routes
 
@@ -28,6 +29,32 @@ _MOVED_SETTINGS = {
     "VIDAI_STATUS_RATE_LIMIT": "STATUS_RATE_LIMIT",
     "VIDAI_STATUS_CORS_ORIGINS": "STATUS_CORS_ORIGINS",
 }
+
+
+# Addresses no one on the internet can have: loopback, RFC 1918, shared
+# (carrier-grade NAT), link-local, IPv6 unique-local and link-local.
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def _public(network: IPNetwork) -> bool:
+    """Whether ``network`` holds any address outside the private ranges."""
+    return not any(
+        network.version == private.version and network.subnet_of(private)  # type: ignore[arg-type]
+        for private in _PRIVATE_NETWORKS
+    )
 
 
 @register()
@@ -56,20 +83,23 @@ def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[Che
 
 @register(Tags.security, deploy=True)
 def check_metrics_protected(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
-    """Warn when /metrics is readable by any network without a token and DEBUG is off."""
+    """Warn when /metrics is readable from a public address without a token and DEBUG is off.
+
+    ``0.0.0.0/1, 128.0.0.0/1`` is as open as ``0.0.0.0/0``: any network not
+    inside the private ranges counts.
+    """
     if settings_problems():
         return []  # E003 says what is wrong first
     config = get_settings()
     if settings.DEBUG or config.token:
         return []
-    networks = allowed_networks(config) or ()
-    loopback = {str(net) for net in LOOPBACK_NETWORKS}
-    wide = [str(net) for net in networks if str(net) not in loopback and net.prefixlen == 0]
-    if not wide:
+    public = [str(net) for net in allowed_networks(config) or () if _public(net)]
+    if not public:
         return []
     return [
         Warning(
-            "/metrics is readable from any address without a token while DEBUG is False.",
+            f"/metrics is readable from public addresses ({', '.join(public)}) "
+            "without a token while DEBUG is False.",
             hint="Set VIDAI_METRICS['TOKEN'] (VIDAI_METRICS_TOKEN) or narrow ALLOWED_NETWORKS.",
             id="vidai_metrics.W001",
         )

@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
         "daphne.ws_protocol",
         "daphne.http_protocol",
         "django.channels.server",
+        # Django's "Not Found: <path>" and CSRF refusals name the path.
+        "django.request",
+        "django.security.csrf",
     ),
     # Multiprocess mode: seconds between a worker's re-derivations of its gauge files.
     "WORKER_REFRESH_SECONDS": 1.0,
@@ -76,7 +79,9 @@ DEFAULTS: dict[str, Any] = {
 
 STATUS_SOURCES: tuple[str, ...] = ("local", "prometheus")
 # Settings whose change drops every cached value derived from settings.
-_WATCHED_SETTINGS = frozenset({"VIDAI_METRICS", "ASGI_APPLICATION", "CHANNEL_LAYERS", "DEBUG"})
+_WATCHED_SETTINGS = frozenset(
+    {"VIDAI_METRICS", "ASGI_APPLICATION", "CHANNEL_LAYERS", "DEBUG", "MIDDLEWARE"}
+)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ It also opens the dedicated ``/metrics`` listener at startup when
 daphne writes its access log straight to a stream (on by default), with
 every WebSocket path; this runner rewrites those paths to route templates
 before daphne's own access logger sees them.
+
+It refuses daphne's ``--proxy-headers``, which believes ``X-Forwarded-For``
+from any client: behind a proxy, the exporter reads that header itself, from
+``TRUSTED_PROXIES`` only. Request heads are bounded by Twisted's HTTP server
+(16 KiB for the request line and headers, at most 500 headers: 400 beyond).
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 
 
 def redacting(action_logger: ActionLogger) -> ActionLogger:
-    """Wrap a daphne action logger so logged paths carry no room ids or queries."""
+    """Wrap a daphne action logger so logged paths, HTTP's too, carry no room ids or queries."""
 
     def log_action(protocol: Any, action: str, details: dict[str, Any]) -> None:
         path = details.get("path")
         if isinstance(path, str):
             websocket = protocol == "websocket"
-            routes = importable_routes() if websocket else ()
+            routes = importable_routes()
             details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
         action_logger(protocol, action, details)
 
@@ -53,6 +58,15 @@ class RedactingServer(Server):  # type: ignore[misc]
 
 class RedactingCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
     server_class = RedactingServer
+
+    def run(self, args: list[str]) -> None:
+        """Run daphne, unless asked to believe every client's proxy headers."""
+        if any(arg.startswith("--proxy-headers") for arg in args):
+            self.parser.error(
+                "--proxy-headers believes X-Forwarded-For from any client; "
+                "list your proxies in VIDAI_METRICS['TRUSTED_PROXIES'] instead"
+            )
+        super().run(args)
 
 
 if __name__ == "__main__":

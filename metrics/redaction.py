@@ -2,18 +2,23 @@
 
 Query strings carry patient and clinician names (``?name=``) and paths carry
 room ids (``/ws/call/<room>/``). uvicorn logs both when a socket connects or
-is refused. The filter rewrites a WebSocket path to its route template
-(``/ws/call/<room>/``) and cuts every query string.
+is refused, and a plain HTTP request for the same path is logged too (the
+server's access line, Django's "Not Found"). The filter cuts every query
+string and rewrites a WebSocket path to its route template
+(``/ws/call/<room>/``): in a WebSocket record every path, in any other record
+the paths under the routes' common prefix (``/ws/``) or under a route's
+parameters (``/ws/call/``); one no route serves becomes ``[unrouted path]``.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .routing import path_template, project_routes
+from .routing import path_template, project_routes, tracked_endpoints
 
 # A path and its optional query string, as servers log them ("/ws/x/?a=b").
 _PATH = re.compile(r"(?<![\w:/])(/[^\s?\"']*)(\?[^\s\"']*)?")
@@ -28,13 +33,37 @@ def importable_routes() -> Sequence[Any]:
         return ()
 
 
+def socket_prefixes(routes: Sequence[Any]) -> tuple[str, ...]:
+    """Where WebSocket paths live: the routes' common directory, and each route's fixed part.
+
+    >>> from django.urls import path
+    >>> from channels.generic.websocket import WebsocketConsumer
+    >>> from prometheus_client import CollectorRegistry
+    >>> from metrics import SocketTracker, track
+    >>> tracker = SocketTracker(CollectorRegistry())
+    >>> app = WebsocketConsumer.as_asgi()
+    >>> socket_prefixes([path("ws/call/<str:room>/", track("call", app, tracker=tracker)),
+    ...                  path("ws/stt/", track("stt", app, tracker=tracker))])
+    ('/ws/', '/ws/call/')
+    """
+    templates = [template.partition("?")[0] for template in tracked_endpoints(routes).values()]
+    if not templates:
+        return ()
+    fixed = [template.partition("<")[0] for template in templates]
+    common = posixpath.commonpath(fixed)
+    prefixes = {common + "/"} if common != "/" else set()  # "/" would be every path
+    prefixes.update(fixed[i] for i, template in enumerate(templates) if "<" in template)
+    return tuple(sorted(prefixes))
+
+
 def redact(text: str, *, websocket: bool = False, routes: Sequence[Any] = ()) -> str:
-    """Cut query strings from ``text``; with ``websocket``, template or hide its paths."""
+    """Cut query strings from ``text`` and template its WebSocket paths (see the module)."""
+    prefixes = () if websocket else socket_prefixes(routes)
 
     def replace(match: re.Match[str]) -> str:
         path, query = match.group(1), match.group(2)
         suffix = "?[redacted]" if query else ""
-        if not websocket:
+        if not websocket and not path.startswith(prefixes):
             return path + suffix
         template = path_template(routes, path)
         return (template + suffix) if template is not None else UNROUTED
@@ -48,7 +77,7 @@ class RedactSocketPaths(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
         websocket = "websocket" in message.lower()
-        routes = importable_routes() if websocket else ()
+        routes = importable_routes()
         if message:
             record.msg = redact(message, websocket=websocket, routes=routes)
         if isinstance(record.args, tuple) and record.args:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from vidai.serving import uvicorn_args
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("uvicorn", "daphne")
@@ -44,11 +48,12 @@ def server_env(sqlite_path: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def server_command(kind: str, app: str, port: int) -> list[str]:
+def server_command(kind: str, app: str, port: int, env: Mapping[str, str]) -> list[str]:
+    """The command line of a test server; uvicorn's proxy trust and bounds as ``make run``'s."""
     if kind == "uvicorn":
         return [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--ws-ping-interval", "1", "--ws-ping-timeout", "1",
+            "--ws-ping-interval", "1", "--ws-ping-timeout", "1", *uvicorn_args(env),
         ]  # fmt: skip
     if kind == "daphne":
         return [
@@ -116,6 +121,41 @@ class LiveServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """What a server did with a request sent byte for byte."""
+
+    status: int | None  # None: the connection closed without an answer
+    head: str  # status line and headers, lower case
+    read_all: bool  # whether every byte of the request could be sent
+
+
+def raw_request(port: int, request: bytes, *, chunk: int = 64 * 1024) -> RawAnswer:
+    """Send ``request`` as it is, and read the answer's head.
+
+    Sending stops once an answer is waiting, or the server closes, as a
+    server refusing a huge request head does before reading all of it.
+    """
+    received = b""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        try:
+            while sent < len(request) and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(request[sent : sent + chunk])
+                sent = min(len(request), sent + chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-request: its answer may still be waiting
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in received:
+                data = sock.recv(64 * 1024)
+                if not data:
+                    break
+                received += data
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", received)
+    head = received.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    return RawAnswer(int(match.group(1)) if match else None, head, sent == len(request))
 
 
 def parse_samples(text: str) -> dict[SeriesKey, float]:
@@ -231,7 +271,7 @@ def run_server(
     probe = LiveServer(kind, port, None, log_path, full_env)  # type: ignore[arg-type]
     with running(
         kind,
-        server_command(kind, app, port),
+        server_command(kind, app, port, full_env),
         ready=lambda: answers(lambda: probe.get(STATUS_PATH)[0] == 200),
         log_path=log_path,
         env=full_env,

@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
+# The test servers and clients speak plain http on loopback: production's opt-outs.
+os.environ.setdefault("VIDAI_SSL_REDIRECT", "0")
+os.environ.setdefault("VIDAI_SECURE_COOKIES", "0")
+os.environ.setdefault("VIDAI_HSTS_SECONDS", "0")
 
 from vidai.settings import *  # noqa: F403
 

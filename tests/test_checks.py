@@ -16,15 +16,36 @@ def security_messages():
     return [m for m in run_checks(include_deployment_checks=True) if m.id.startswith("vidai_")]
 
 
-@override_settings(DEBUG=False, VIDAI_METRICS={"ALLOWED_NETWORKS": ["0.0.0.0/0"]})
-def test_metrics_open_to_all_without_token_warns() -> None:
-    assert security_messages() == [
-        Warning(
-            "/metrics is readable from any address without a token while DEBUG is False.",
-            hint="Set VIDAI_METRICS['TOKEN'] (VIDAI_METRICS_TOKEN) or narrow ALLOWED_NETWORKS.",
-            id="vidai_metrics.W001",
-        )
-    ]
+OPEN_NETWORKS = {
+    "everything": (["0.0.0.0/0"], "0.0.0.0/0"),
+    "everything in halves": (["0.0.0.0/1", "128.0.0.0/1"], "0.0.0.0/1, 128.0.0.0/1"),
+    "one public host": (["10.0.0.0/8", "203.0.113.7/32"], "203.0.113.7/32"),
+    "public IPv6": (["::/0"], "::/0"),
+    "a private range widened": (["10.0.0.0/7"], "10.0.0.0/7"),
+}
+
+
+@pytest.mark.parametrize(("networks", "named"), OPEN_NETWORKS.values(), ids=OPEN_NETWORKS)
+def test_metrics_open_to_public_addresses_without_token_warns(networks, named) -> None:
+    with override_settings(DEBUG=False, VIDAI_METRICS={"ALLOWED_NETWORKS": networks}):
+        assert security_messages() == [
+            Warning(
+                f"/metrics is readable from public addresses ({named}) "
+                "without a token while DEBUG is False.",
+                hint="Set VIDAI_METRICS['TOKEN'] (VIDAI_METRICS_TOKEN) or narrow ALLOWED_NETWORKS.",
+                id="vidai_metrics.W001",
+            )
+        ]
+
+
+@override_settings(
+    DEBUG=False,
+    VIDAI_METRICS={
+        "ALLOWED_NETWORKS": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    },
+)
+def test_private_networks_without_a_token_are_quiet() -> None:
+    assert security_messages() == []
 
 
 @override_settings(DEBUG=False, VIDAI_METRICS={"ALLOWED_NETWORKS": ["0.0.0.0/0"], "TOKEN": "t"})

@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
-from .servers import LiveServer
+from .servers import SERVERS, LiveServer, run_server
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
 
@@ -69,3 +69,16 @@ async def test_canary_name_never_leaves(asgi_server: LiveServer) -> None:
     assert "127.0.0.1" in log  # the server's log really was captured
     for where, text in (("/metrics", metrics.decode()), ("status", status.decode()), ("log", log)):
         assert CANARY not in text, where
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_plain_http_requests_for_socket_paths_log_no_room_id(kind, sqlite_path) -> None:
+    # DEBUG on: Django's console handler prints django.request's "Not Found" lines.
+    with run_server(kind, sqlite_path, DJANGO_DEBUG="1") as server:
+        for path in (f"/ws/call/{CANARY}/", f"/ws/call/{CANARY}/?name={CANARY}", f"/ws/{CANARY}/"):
+            assert server.get(path)[0] == 404
+        server.stop()  # flush and close the log
+        log = server.log()
+    assert "Not Found: /ws/call/<room>/" in log  # Django's line, templated
+    assert "/ws/call/<room>/" in log.replace("Not Found: /ws/call/<room>/", "")  # the access line
+    assert CANARY not in log

@@ -35,3 +35,27 @@ def test_filter_rewrites_message_and_arguments() -> None:
     assert (
         record.getMessage() == '127.0.0.1:5000 - "WebSocket /ws/call/<room>/?[redacted]" [accepted]'
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('"GET /ws/call/Jane-Doe-room/ HTTP/1.1" 404', '"GET /ws/call/<room>/ HTTP/1.1" 404'),
+        ('"GET /ws/call/Jane/extra/?name=Jane HTTP/1.1" 404', '"GET [unrouted path] HTTP/1.1" 404'),
+        ('"POST /ws/Jane-Doe/ HTTP/1.1" 404', '"POST [unrouted path] HTTP/1.1" 404'),
+        ('"GET /ws/stt/room/?name=Jane HTTP/1.1" 404',
+         '"GET /ws/stt/room/?[redacted] HTTP/1.1" 404'),
+        ('"GET /consultation/Jane/ HTTP/1.1" 404', '"GET /consultation/Jane/ HTTP/1.1" 404'),
+    ],
+)  # fmt: skip
+def test_http_requests_for_websocket_paths_are_templated_too(line: str, expected: str) -> None:
+    assert redact(line, routes=websocket_urlpatterns) == expected
+
+
+def test_djangos_not_found_record_loses_the_room_id() -> None:
+    record = logging.LogRecord(
+        "django.request", logging.WARNING, __file__, 1, "%s: %s",
+        ("Not Found", "/ws/call/Jane-Doe-room/"), None,
+    )  # fmt: skip
+    assert RedactSocketPaths().filter(record) is True
+    assert record.getMessage() == "Not Found: /ws/call/<room>/"

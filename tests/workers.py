@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -93,26 +94,45 @@ def run_gunicorn(sqlite_path: str, *, workers: int = 3, **env: str) -> Iterator[
 class Redis:
     port: int
     process: subprocess.Popen[bytes]
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
 
 @contextlib.contextmanager
-def run_redis(redis_server: str) -> Iterator[Redis]:
-    """Start a throwaway redis-server on loopback (no persistence); stop it afterwards."""
+def run_redis(
+    redis_server: str, *, password: str | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[Redis]:
+    """Start a throwaway redis-server on loopback (no persistence); stop it afterwards.
+
+    With ``password``, clients must authenticate (``requirepass``); with
+    ``tls`` (certificate and key files), it speaks TLS only.
+    """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="vidai-redis-") as workdir:
+        listen = ["--port", str(port)]
+        if tls:
+            listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(tls[0]),
+                      "--tls-key-file", str(tls[1]), "--tls-auth-clients", "no"]  # fmt: skip
         command = [
-            redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            redis_server, *listen, "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", workdir,
+            *(["--requirepass", password] if password else []),
         ]  # fmt: skip
+        auth = f"AUTH {password}\r\n".encode() if password else b""
 
         def ready() -> bool:
-            with socket.create_connection(("127.0.0.1", port), 1) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
+            with contextlib.ExitStack() as stack:
+                conn = stack.enter_context(socket.create_connection(("127.0.0.1", port), 1))
+                if tls:  # readiness only: the client under test verifies the certificate
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                    conn = stack.enter_context(context.wrap_socket(conn))
+                conn.sendall(auth + b"PING\r\n")
+                return b"+PONG" in conn.recv(64)
 
         with running("redis-server", command, ready=lambda: answers(ready), timeout=15) as process:
-            yield Redis(port, process)
+            yield Redis(port, process, tls=tls is not None)

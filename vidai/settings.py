@@ -16,6 +16,11 @@ def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "")
+    return default if not value else value == "1"
+
+
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -78,14 +83,21 @@ DATABASES = {
 }
 
 # One process needs no broker; REDIS_URL switches to a layer shared by hosts.
+# rediss:// is TLS (REDIS_CA_FILE: the CA to verify the server with); the
+# password comes from its own variable, so it never sits in a URL.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # redis-py 8 times socket reads out after 5 s, exactly channels_redis's
+    # BZPOPMIN wait: an idle consumer would crash. Reads wait longer instead.
+    _redis_host: dict[str, object] = {"address": REDIS_URL, "socket_timeout": 10}
+    if os.environ.get("REDIS_PASSWORD"):
+        _redis_host["password"] = os.environ["REDIS_PASSWORD"]
+    if os.environ.get("REDIS_CA_FILE"):
+        _redis_host["ssl_ca_certs"] = os.environ["REDIS_CA_FILE"]
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 times socket reads out after 5 s, exactly channels_redis's
-            # BZPOPMIN wait: an idle consumer would crash. Reads wait longer instead.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+            "CONFIG": {"hosts": [_redis_host]},
         }
     }
 else:
@@ -97,6 +109,22 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Production (DEBUG off) is HTTPS only; README "Settings" lists the opt-outs,
+# which a plain-http setup (the test servers) sets explicitly.
+SECURE_SSL_REDIRECT = _env_flag("VIDAI_SSL_REDIRECT", not DEBUG)
+# Prometheus and the kubelet's probes reach each pod over plain http inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_flag("VIDAI_SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("VIDAI_HSTS_SECONDS") or (0 if DEBUG else 31_536_000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("VIDAI_HSTS_INCLUDE_SUBDOMAINS", True)
+# Allows submission to browsers' preload lists; submitting is a separate step.
+SECURE_HSTS_PRELOAD = _env_flag("VIDAI_HSTS_PRELOAD", True)
+SESSION_COOKIE_AGE = int(os.environ.get("VIDAI_SESSION_SECONDS") or 8 * 3600)
+# Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto;
+# only then, as only then is there a proxy to set it.
+if _env_list("VIDAI_TRUSTED_PROXIES"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # The exporter's settings; see README "Settings". Its defaults are in
 # metrics/conf.py; an environment variable that is set overrides one key.
