@@ -91,7 +91,8 @@ def render(config: Config) -> dict[str, str]:
     return {
         RULES_PATH: header + _yaml({"groups": groups}),
         DASHBOARD_PATH: render_dashboard(config),
-        PROMETHEUS_RULE_PATH: header.replace("# Recording", "# Prometheus Operator: recording", 1)
+        PROMETHEUS_RULE_PATH: header
+        + f"# For the Prometheus Operator: the groups of {RULES_PATH}.\n"
         + _yaml(prometheus_rule),
     }
 

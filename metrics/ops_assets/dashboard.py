@@ -327,7 +327,7 @@ def build(config: Config) -> model.Dashboard:
                 stacked=True,
             )
         )
-        .with_row(Row("Failures"))
+        .with_row(Row("Refusals and failures"))
         .with_panel(
             _timeseries(
                 "Rejected handshakes",
