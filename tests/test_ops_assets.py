@@ -119,3 +119,11 @@ def test_make_ops_assets_passes_its_variables(tmp_path: Path) -> None:
         f"-m metrics.ops_assets --job 'chat' --out '{tmp_path}' "
         "--runbook-url 'https://r.test/runbook.md' --grafana-url 'https://g.test'"
     ) in command
+
+
+@pytest.mark.parametrize("module", ["yaml", "grafana_foundation_sdk"])
+def test_without_the_ops_extra_the_error_names_it(module: str) -> None:
+    hide = f"import sys; sys.modules[{module!r}] = None; import metrics.ops_assets"
+    done = run_command(sys.executable, "-c", hide, ok=False)
+    assert done.returncode == 1
+    assert "pip install 'vidai-socket-status[ops]'" in done.stderr

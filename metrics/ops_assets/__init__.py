@@ -20,7 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+try:
+    import yaml
+    from grafana_foundation_sdk.builders import dashboard as _sdk  # noqa: F401
+except ImportError as missing:  # the product's core does not need them; this does
+    raise ImportError(
+        f"metrics.ops_assets needs the ops extra ({missing.name} is missing): "
+        "pip install 'vidai-socket-status[ops]'"
+    ) from missing
 
 from .config import DASHBOARD_UID, Config
 from .rules import GROUPS, rule_groups
