@@ -8,14 +8,14 @@ STAMP := $(VENV)/.installed-stamp
 # The dedicated /metrics listener (off the event loop) that make monitor scrapes.
 METRICS_LISTEN ?= 127.0.0.1:9108
 
-.PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest
+.PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest ops-assets
 
 # The product (metrics/, editable, with every extra) plus the demo's and the
 # tests' dependency groups (pip 25.1+ reads [dependency-groups]).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[daphne,multiprocess,redis,http]' --group test
+	$(BIN)/python -m pip install --quiet -e '.[daphne,multiprocess,redis,http,ops]' --group test
 	touch $(STAMP)
 
 # The frontend (Node.js 18+ and npm): npm ci when the lock changes, the Vite
@@ -73,6 +73,17 @@ test: lint typecheck vitest pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The rules, alerts, dashboard and PrometheusRule for a scrape job (python -m
+# metrics.ops_assets; docs/runbook.md). Without OUT_DIR: the bundled files here.
+JOB ?= vidai
+OUT_DIR ?=
+RUNBOOK_URL ?=
+GRAFANA_URL ?=
+ops-assets: $(STAMP)
+	$(BIN)/python -m metrics.ops_assets --job '$(JOB)' $(if $(OUT_DIR),--out '$(OUT_DIR)') \
+		$(if $(RUNBOOK_URL),--runbook-url '$(RUNBOOK_URL)') \
+		$(if $(GRAFANA_URL),--grafana-url '$(GRAFANA_URL)')
 
 # A local Prometheus (Debian package "prometheus") with the bundled rules,
 # scraping the dedicated listener of `make run`'s server every 5 s; UI on

@@ -75,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
     "PROMETHEUS_JOB": "vidai",
     "PROMETHEUS_TIMEOUT": 1.0,
     "FLEET_CACHE_SECONDS": 2.0,
+    # Open WebSockets one instance is sized for (exported as
+    # vidai_websocket_connections_limit for the capacity alert); None: not set.
+    "CONNECTION_LIMIT": None,
+    # The same, per socket type: {"call": 2000}; types not listed have none.
+    "CONNECTION_LIMIT_BY_TYPE": {},
 }
 
 STATUS_SOURCES: tuple[str, ...] = ("local", "prometheus")
@@ -104,6 +109,8 @@ class ExporterSettings:
     prometheus_job: str
     prometheus_timeout: float
     fleet_cache_seconds: float
+    connection_limit: int | None
+    connection_limit_by_type: tuple[tuple[str, int], ...]
 
 
 _T = TypeVar("_T")
@@ -194,6 +201,28 @@ def _address(key: str, value: object, problems: list[str]) -> tuple[str, int] | 
     return None
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _limit(value: object, problems: list[str]) -> int | None:
+    if value is None or _is_count(value):
+        return cast(int | None, value)
+    problems.append(f"CONNECTION_LIMIT must be a positive integer or None, not {value!r}")
+    return None
+
+
+def _limits_by_type(value: object, problems: list[str]) -> tuple[tuple[str, int], ...]:
+    if isinstance(value, dict) and all(
+        isinstance(key, str) and key and _is_count(limit) for key, limit in value.items()
+    ):
+        return tuple(sorted(value.items()))
+    problems.append(
+        f"CONNECTION_LIMIT_BY_TYPE must be a dict of socket type to positive integer, not {value!r}"
+    )
+    return ()
+
+
 def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
     unknown = sorted(set(merged) - set(DEFAULTS))
     if unknown:
@@ -252,6 +281,8 @@ def _parse(merged: dict[str, Any], problems: list[str]) -> ExporterSettings:
         fleet_cache_seconds=_seconds(
             "FLEET_CACHE_SECONDS", merged["FLEET_CACHE_SECONDS"], problems
         ),
+        connection_limit=_limit(merged["CONNECTION_LIMIT"], problems),
+        connection_limit_by_type=_limits_by_type(merged["CONNECTION_LIMIT_BY_TYPE"], problems),
     )
 
 

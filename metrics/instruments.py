@@ -22,6 +22,26 @@ AGE: Final = "vidai_websocket_connection_age_seconds"
 MESSAGES: Final = "vidai_websocket_messages"
 MESSAGE_BYTES: Final = "vidai_websocket_message_bytes"
 TRACKING_ERRORS: Final = "vidai_websocket_tracking_errors"
+HANDSHAKE: Final = "vidai_websocket_handshake_duration_seconds"
+LIMIT: Final = "vidai_websocket_connections_limit"
+
+# Handshake duration buckets (seconds): from a cached session lookup (1 ms) to
+# a stalled authentication backend (10 s).
+HANDSHAKE_BUCKETS: Final = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 
 
 def bucket_label(bound: float) -> str:
@@ -64,6 +84,13 @@ class SocketInstruments:
             buckets=duration_buckets,
             registry=registry,
         )
+        self.handshake = Histogram(
+            HANDSHAKE,
+            "Time from a WebSocket handshake's arrival to its accept or refusal.",
+            ["type"],
+            buckets=HANDSHAKE_BUCKETS,
+            registry=registry,
+        )
         self.tracking_errors = Counter(
             TRACKING_ERRORS,
             "Errors inside socket tracking, swallowed so the socket carried on.",
@@ -73,3 +100,4 @@ class SocketInstruments:
         for stage in TRACKING_STAGES:
             self.tracking_errors.labels(stage=stage)
         self.rejected.labels(type=label_values.UNKNOWN_TYPE, reason=label_values.NO_ROUTE)
+        self.handshake.labels(type=label_values.UNKNOWN_TYPE)

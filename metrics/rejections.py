@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
@@ -70,12 +71,12 @@ class RejectionTracker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        mark_seen()  # under another track_rejections: this one counts from here
-        seen = RouteSeen()
+        # Under another track_rejections: this one counts from here, timed from there.
+        seen = RouteSeen(mark_seen())
 
         def refused(reason: str) -> None:
             seen.settled = True
-            self._count(scope, reason)
+            self._count(scope, reason, seen.started)
 
         async def watched_receive() -> Message:
             message = await receive()
@@ -122,10 +123,13 @@ class RejectionTracker:
             return found[1].socket_type, reason
         return label_values.UNKNOWN_TYPE, reason
 
-    def _count(self, scope: Scope, reason: str) -> None:
+    def _count(self, scope: Scope, reason: str, started: float) -> None:
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
-            tracker.rejected(*self._type_and_reason(scope, reason))
+            socket_type, reason = self._type_and_reason(scope, reason)
+            tracker.rejected(socket_type, reason)
+            if reason != label_values.CLIENT_GONE:  # nobody answered: no handshake to time
+                tracker.handshake_done(socket_type, time.perf_counter() - started)
         except Exception:  # tracking never breaks the handshake's answer
             # Neither the path nor the scope is logged: they carry personal data.
             logger.exception("socket tracking failed at stage reject before the routes")

@@ -17,6 +17,7 @@ from typing import Protocol
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 from . import label_values
+from .capacity import ConnectionLimitCollector
 from .collector import LiveSocketCollector
 from .conf import get_settings
 from .frames import FrameCollector, FrameCounts, FrameTable
@@ -95,6 +96,7 @@ class _TypeChildren:
 
     opened: Counter
     duration: Histogram
+    handshake: Histogram
     frames: FrameCounts
 
 
@@ -146,6 +148,7 @@ class SocketTracker:
             LiveSocketCollector(self.live, self.types, age_buckets or config.age_buckets)
         )
         registry.register(FrameCollector(self.frame_table))
+        registry.register(ConnectionLimitCollector())
 
     def types(self) -> tuple[str, ...]:
         """Return the socket types this tracker reports, in declaration order."""
@@ -166,6 +169,7 @@ class SocketTracker:
         self._children[socket_type] = _TypeChildren(
             opened=instruments.opened.labels(type=socket_type),
             duration=instruments.duration.labels(type=socket_type),
+            handshake=instruments.handshake.labels(type=socket_type),
             frames=self.frame_table.counts(socket_type),
         )
         self.publisher.declare(socket_type)
@@ -200,6 +204,14 @@ class SocketTracker:
         if reason not in label_values.REJECT_REASONS:
             raise ValueError(f"reason must be one of {label_values.REJECT_REASONS}")
         self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
+
+    def handshake_done(self, socket_type: str, seconds: float) -> None:
+        """Observe how long a handshake took from its arrival to its accept or refusal."""
+        children = self._children.get(socket_type)
+        if children is None:  # unknown: a handshake no tracked route took
+            self._instruments.handshake.labels(type=socket_type).observe(seconds)
+        else:
+            children.handshake.observe(seconds)
 
     def frame_counts(self, socket_type: str) -> FrameCounts:
         """Return the type's frame and byte counts, for the wrapper to add to directly."""

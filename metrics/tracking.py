@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import enum
 import logging
+import time
 from collections.abc import Hashable
 
 from . import label_values
@@ -26,12 +27,17 @@ __all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
 
 
 class RouteSeen:
-    """Set by a tracked route (or the catch-all) that counts the socket itself."""
+    """Set by a tracked route (or the catch-all) that counts the socket itself.
 
-    __slots__ = ("settled",)
+    ``started`` is when the outermost tracking layer got the handshake: the
+    layers below time the handshake from there, middleware included.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("settled", "started")
+
+    def __init__(self, started: float) -> None:
         self.settled = False
+        self.started = started
 
 
 # How track_rejections() learns that a route below it counted a socket (an
@@ -52,11 +58,16 @@ def routes_paths(app: object) -> bool:
     return getattr(app, "_path_routing", False) is True
 
 
-def mark_seen() -> None:
-    """Tell an enclosing ``track_rejections`` that this socket is counted below it."""
+def mark_seen() -> float:
+    """Tell an enclosing ``track_rejections`` that this socket is counted below it.
+
+    Return when the outermost tracking layer got the handshake (now, if this is it).
+    """
     seen = route_seen.get()
-    if seen is not None:
-        seen.settled = True
+    if seen is None:
+        return time.perf_counter()
+    seen.settled = True
+    return seen.started
 
 
 class _State(enum.Enum):
@@ -104,12 +115,15 @@ def _user_id(scope: Scope) -> str | None:
 class _Session:
     """One socket's tracking state, made per call of the wrapper."""
 
-    __slots__ = ("frames", "key", "scope", "socket_type", "state", "tracker")
+    __slots__ = ("frames", "key", "scope", "socket_type", "started", "state", "tracker")
 
-    def __init__(self, tracker: SocketTracker, socket_type: str, scope: Scope) -> None:
+    def __init__(
+        self, tracker: SocketTracker, socket_type: str, scope: Scope, started: float
+    ) -> None:
         self.tracker = tracker
         self.socket_type = socket_type
         self.scope = scope
+        self.started = started
         self.state = _State.PENDING
         self.key: Hashable = None
         # The type's counts, added to on every frame and read at every scrape.
@@ -188,6 +202,7 @@ class _Session:
 
     def _open(self) -> None:
         self.state = _State.OPEN
+        self._handshake_done()
         try:
             self.frames = self.tracker.frame_counts(self.socket_type)
         except Exception:
@@ -207,10 +222,18 @@ class _Session:
 
     def _reject(self, reason: str) -> None:
         self.state = _State.DONE
+        if reason != label_values.CLIENT_GONE:  # nobody answered: no handshake to time
+            self._handshake_done()
         try:
             self.tracker.rejected(self.socket_type, reason)
         except Exception:
             self._tracking_error("reject")
+
+    def _handshake_done(self) -> None:
+        try:
+            self.tracker.handshake_done(self.socket_type, time.perf_counter() - self.started)
+        except Exception:
+            self._tracking_error("open")
 
     def _tracking_error(self, stage: str) -> None:
         # The traceback names our code only; the scope (path, query) is never logged.
@@ -256,8 +279,7 @@ class TrackedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        mark_seen()
-        session = _Session(self.tracker, self.socket_type, scope)
+        session = _Session(self.tracker, self.socket_type, scope, mark_seen())
         ending = _Ending.RETURNED
         try:
             return await self.app(scope, session.wrap_receive(receive), session.wrap_send(send))
@@ -300,10 +322,11 @@ class UnroutedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("UnroutedSocket only handles WebSocket scopes")
-        mark_seen()
+        started = mark_seen()
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)
+            tracker.handshake_done(label_values.UNKNOWN_TYPE, time.perf_counter() - started)
         except Exception:
             logger.exception("socket tracking failed at stage reject for an unrouted socket")
             tracker.tracking_error("reject")

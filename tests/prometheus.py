@@ -20,15 +20,15 @@ from .servers import ROOT, answers, free_port, running
 RULES = sorted((ROOT / "prometheus" / "rules").glob("*.yml"))
 
 
-def config(targets: list[str], rule_files: list[Path]) -> str:
-    """A Prometheus config scraping ``targets`` as job "vidai" every second."""
+def config(targets: list[str], rule_files: list[Path], job: str = "vidai") -> str:
+    """A Prometheus config scraping ``targets`` as ``job`` every second."""
     return json.dumps(  # JSON is YAML, and needs no YAML library here
         {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(path) for path in rule_files],
             "scrape_configs": [
                 {
-                    "job_name": "vidai",
+                    "job_name": job,
                     "metrics_path": "/metrics",
                     "static_configs": [{"targets": targets}],
                 }
@@ -84,12 +84,12 @@ class LivePrometheus:
 
 @contextlib.contextmanager
 def run_prometheus(
-    prometheus: str, targets: list[str], rule_files: list[Path] = RULES
+    prometheus: str, targets: list[str], rule_files: list[Path] = RULES, job: str = "vidai"
 ) -> Iterator[LivePrometheus]:
     """Start Prometheus with a temp data dir, wait until ready, stop it afterwards."""
     with tempfile.TemporaryDirectory(prefix="prometheus-") as workdir:
         work = Path(workdir)
-        (work / "prometheus.yml").write_text(config(targets, rule_files))
+        (work / "prometheus.yml").write_text(config(targets, rule_files, job))
         port = free_port()
         log_path = work / "prometheus.log"
         command = [

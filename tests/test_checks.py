@@ -107,6 +107,10 @@ INVALID_SETTINGS = {
     "unknown key": ({"TOKNE": "x"}, "unknown keys ['TOKNE']"),
     "listen without port": ({"LISTEN": "127.0.0.1"}, "LISTEN must be host:port"),
     "listen port range": ({"LISTEN": "0.0.0.0:70000"}, "LISTEN must be host:port"),
+    "limit zero": ({"CONNECTION_LIMIT": 0}, "CONNECTION_LIMIT must be a positive integer"),
+    "limit text": ({"CONNECTION_LIMIT": "5000"}, "CONNECTION_LIMIT must be a positive integer"),
+    "limit per type": ({"CONNECTION_LIMIT_BY_TYPE": {"call": -1}}, "CONNECTION_LIMIT_BY_TYPE"),
+    "limits as list": ({"CONNECTION_LIMIT_BY_TYPE": [["call", 9]]}, "CONNECTION_LIMIT_BY_TYPE"),
 }
 
 
@@ -129,6 +133,8 @@ def test_an_invalid_setting_is_a_check_error_not_a_traceback(overrides, message,
             config = get_settings()  # logged, with safe defaults: never a traceback
         assert message in caplog.text
         assert config.status_source == "local"
+        assert config.connection_limit is None
+        assert config.connection_limit_by_type == ()
     assert get_settings().status_source == "local"  # back to the test settings
 
 

@@ -33,6 +33,8 @@ def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     tracker.closed(calls[1], code=1006, initiator="client")
     tracker.rejected("stt_admin", "denied")
     tracker.rejected("unknown", "no_route")
+    tracker.handshake_done("call", 0.004)
+    tracker.handshake_done("unknown", 0.0005)
     tracker.frames("call", received=1, received_bytes=120, sent=1, sent_bytes=80)
     clock_ns[0] += 30 * 1_000_000_000
     return registry

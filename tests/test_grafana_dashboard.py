@@ -22,12 +22,17 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus
 
-from grafana.dashboard import OUTPUT, UID, panel_queries, render
 from metrics import instruments
+from metrics.ops_assets import DASHBOARD_PATH, DASHBOARD_UID, Config
+from metrics.ops_assets.dashboard import panel_queries, render
 
 from .conftest import require_tool
+from .servers import ROOT
 
-REGENERATE = "regenerate it with `.venv/bin/python -m grafana.dashboard` and commit the result"
+CONFIG = Config()
+OUTPUT = ROOT / DASHBOARD_PATH
+UID = DASHBOARD_UID
+REGENERATE = "regenerate it with `.venv/bin/python -m metrics.ops_assets` and commit the result"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_COLUMNS = 24
 
@@ -39,6 +44,7 @@ RECORDING_RULES = {
     "vidai:websocket_connections_rejected:rate5m",
     "vidai:websocket_oldest_connection_age_seconds",
 }
+MULTIPROCESS_SERIES = {"vidai_websocket_worker_refresh_time_seconds"}
 # Series of the metric contract, as Prometheus stores them.
 RAW_SERIES = {
     instruments.CONNECTIONS,
@@ -51,11 +57,19 @@ RAW_SERIES = {
     f"{instruments.MESSAGES}_total",
     f"{instruments.MESSAGE_BYTES}_total",
     f"{instruments.TRACKING_ERRORS}_total",
+    f"{instruments.HANDSHAKE}_bucket",
+    instruments.LIMIT,
+    *MULTIPROCESS_SERIES,
 }
 # Series Prometheus itself writes for every target.
 SCRAPE_SERIES = {"up", "scrape_duration_seconds"}
 # Series without a `type` label: filtered by job and instance only.
-UNTYPED_SERIES = SCRAPE_SERIES | {f"{instruments.TRACKING_ERRORS}_total"}
+# The limit's total has no type (selected with type=""); the worker stamps have a pid.
+UNTYPED_SERIES = (
+    SCRAPE_SERIES
+    | MULTIPROCESS_SERIES
+    | {f"{instruments.TRACKING_ERRORS}_total", instruments.LIMIT}
+)
 
 PROMQL_CALLS = {
     "sum",
@@ -66,6 +80,7 @@ PROMQL_CALLS = {
     "rate",
     "increase",
     "histogram_quantile",
+    "timestamp",
     "by",
     "without",
 }
@@ -76,6 +91,8 @@ CALL = re.compile(r"\b(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 # What Grafana puts in place of the template variables (All, and plausible steps).
 SUBSTITUTIONS = {
+    "$cluster": ".*",
+    "$namespace": ".*",
     "$job": ".*",
     "$instance": ".*",
     "$type": ".*",
@@ -83,7 +100,7 @@ SUBSTITUTIONS = {
     "$__range": "6h",
 }
 
-QUERIES = panel_queries()
+QUERIES = panel_queries(CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +158,12 @@ def test_committed_json_is_what_the_generator_writes() -> None:
     assert OUTPUT.exists(), f"{OUTPUT} is missing: {REGENERATE}"
     # Decoding keeps every byte (no newline translation) and gives a readable diff.
     committed = OUTPUT.read_bytes().decode("utf-8")
-    assert committed == render(), f"{OUTPUT} is stale: {REGENERATE}"
+    assert committed == render(CONFIG), f"{OUTPUT} is stale: {REGENERATE}"
 
 
 def test_rendering_is_stable_and_canonical() -> None:
-    text = render()
-    assert render() == text
+    text = render(CONFIG)
+    assert render(CONFIG) == text
     assert text == json.dumps(json.loads(text), sort_keys=True, indent=2) + "\n"
 
 
@@ -187,19 +204,32 @@ def test_every_datasource_is_the_variable(committed: dict[str, Any]) -> None:
 def test_template_variables(committed: dict[str, Any]) -> None:
     variables = {variable["name"]: variable for variable in committed["templating"]["list"]}
 
-    assert list(variables) == ["datasource", "job", "instance", "type"]
+    assert list(variables) == ["datasource", "cluster", "namespace", "job", "instance", "type"]
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    assert variables["job"]["query"] == "label_values(vidai_websocket_connections, job)"
+    assert variables["cluster"]["query"] == "label_values(vidai_websocket_connections, cluster)"
+    assert variables["namespace"]["query"] == (
+        'label_values(vidai_websocket_connections{cluster=~"$cluster"}, namespace)'
+    )
+    fleet = 'cluster=~"$cluster", namespace=~"$namespace", job=~"$job"'
+    assert variables["job"]["query"] == (
+        'label_values(vidai_websocket_connections{cluster=~"$cluster", '
+        'namespace=~"$namespace"}, job)'
+    )
+    assert variables["job"]["current"]["value"] == CONFIG.job
     assert variables["instance"]["query"] == (
-        'label_values(vidai_websocket_connections{job=~"$job"}, instance)'
+        f"label_values(vidai_websocket_connections{{{fleet}}}, instance)"
     )
-    assert variables["type"]["query"] == (
-        'label_values(vidai_websocket_connections{job=~"$job"}, type)'
+    assert (
+        variables["type"]["query"] == f"label_values(vidai_websocket_connections{{{fleet}}}, type)"
     )
-    for name in ("job", "instance", "type"):
+    for name in ("cluster", "namespace", "job", "instance", "type"):
         assert variables[name]["type"] == "query"
         assert variables[name]["datasource"] == DATASOURCE
+    # A label the targets lack (no Kubernetes) is empty, which All (.*) matches.
+    for name in ("cluster", "namespace"):
+        assert variables[name]["includeAll"] is True
+        assert variables[name]["allValue"] == ".*"
     for name in ("instance", "type"):
         assert variables[name]["multi"] is True
         assert variables[name]["includeAll"] is True
@@ -287,6 +317,8 @@ def test_every_selector_follows_the_variables(title: str, expr: str) -> None:
     for selector in selectors:
         name, matchers = selector["name"], selector["matchers"]
         assert 'job=~"$job"' in matchers, f"{title}: {name} not filtered by $job"
+        assert 'namespace=~"$namespace"' in matchers, f"{title}: {name} ignores $namespace"
+        assert 'cluster=~"$cluster"' in matchers, f"{title}: {name} ignores $cluster"
         assert 'instance=~"$instance"' in matchers, f"{title}: {name} not filtered by $instance"
         if name not in UNTYPED_SERIES:
             assert 'type=~"$type"' in matchers, f"{title}: {name} not filtered by $type"
@@ -366,3 +398,43 @@ def test_promtool_flags_a_broken_expr(tmp_path: Path) -> None:
     """The check above could fail: promtool does reject malformed PromQL."""
     broken = 'sum by (type (vidai:websocket_connections:sum{job=~".*"})'
     assert promtool_check_rules([broken], tmp_path).returncode != 0
+
+
+def test_links_lead_to_the_runbook_and_the_alerts(committed: dict[str, Any]) -> None:
+    urls = {link["title"]: link["url"] for link in committed["links"]}
+    assert urls == {
+        "Runbook": CONFIG.runbook_url,
+        "Alerts": f"{CONFIG.grafana_url}/alerting/list?search=VidaiWebSocket",
+    }
+
+
+def test_firing_alerts_are_annotations_of_the_selected_job(committed: dict[str, Any]) -> None:
+    (annotation,) = committed["annotations"]["list"]
+    assert annotation["datasource"] == DATASOURCE
+    assert annotation["enable"] is True
+    assert 'alertstate="firing"' in annotation["expr"]
+    assert 'job=~"$job"' in annotation["expr"]
+
+
+def test_a_render_for_another_job_and_grafana_follows_the_config() -> None:
+    config = Config(job="chat", grafana_url="https://g.test", runbook_url="https://r.test/rb.md")
+    board = json.loads(render(config))
+    variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+    assert variables["job"]["current"]["value"] == "chat"
+    assert {link["url"] for link in board["links"]} == {
+        "https://r.test/rb.md",
+        "https://g.test/alerting/list?search=VidaiWebSocket",
+    }
+
+
+def test_headline_panels_are_there(committed: dict[str, Any]) -> None:
+    titles = {panel["title"] for panel in visual_panels(committed)}
+    assert {
+        "Handshakes without server error",
+        "Closes without server error",
+        "Capacity used",
+        "Handshake p99",
+        "Handshake duration percentiles",
+        "Worker refresh age",
+        "Workers",
+    } <= titles

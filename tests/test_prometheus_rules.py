@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
+from metrics.ops_assets import Config
+
 from .conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,29 +31,28 @@ RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
 RUNBOOK = ROOT / "docs" / "runbook.md"
 TOKEN_FILE = "/etc/prometheus/vidai-metrics-token"
 
-# The dashboard reads these names with these label sets: they are API.
+# The dashboard and the alerts read these names: they are API.
 RECORDING_RULES = {
-    "vidai:websocket_connections:sum": (
-        "sum by (job, instance, type) (vidai_websocket_connections)"
-    ),
-    "vidai:websocket_connections_opened:rate5m": (
-        "sum by (job, instance, type) (rate(vidai_websocket_connections_opened_total[5m]))"
-    ),
-    "vidai:websocket_connections_closed:rate5m": (
-        "sum by (job, instance, type, reason, initiator)"
-        " (rate(vidai_websocket_connections_closed_total[5m]))"
-    ),
-    "vidai:websocket_connections_rejected:rate5m": (
-        "sum by (job, instance, type, reason)"
-        " (rate(vidai_websocket_connections_rejected_total[5m]))"
-    ),
-    "vidai:websocket_oldest_connection_age_seconds": (
-        "time() - (vidai_websocket_oldest_connection_start_time_seconds < +Inf)"
+    "vidai:websocket_connections:sum",
+    "vidai:websocket_connections_opened:rate5m",
+    "vidai:websocket_connections_closed:rate5m",
+    "vidai:websocket_connections_rejected:rate5m",
+    "vidai:websocket_oldest_connection_age_seconds",
+    "vidai:websocket_short_lived:ratio_rate5m",
+    "vidai:websocket_handshake_duration_seconds:p99_rate5m",
+    *(
+        f"vidai:websocket_{slo}_errors:ratio_rate{window}"
+        for slo in ("handshake", "close")
+        for window in ("5m", "30m", "1h", "6h")
     ),
 }
 SEVERITIES = {"critical", "warning", "info"}
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard"}
-DASHBOARD = "/d/vidai-websockets/vidai-websockets?var-job={{ $labels.job }}"
+CONFIG_DEFAULTS = Config()
+DASHBOARD = (
+    f"{CONFIG_DEFAULTS.grafana_url}/d/vidai-websockets/vidai-websockets"
+    "?var-job={{ $labels.job }}"
+)
 
 
 def load(path: Path) -> Any:
@@ -65,6 +66,11 @@ def rules() -> list[dict[str, Any]]:
 
 
 ALERTS = {rule["alert"]: rule for rule in rules() if "alert" in rule}
+# An alert name may have several rules: a burn-rate page and ticket, say.
+ALERT_RULES: dict[str, list[dict[str, Any]]] = {}
+for _rule in rules():
+    if "alert" in _rule:
+        ALERT_RULES.setdefault(_rule["alert"], []).append(_rule)
 
 
 def github_anchor(heading: str) -> str:
@@ -108,47 +114,58 @@ def test_the_assets_exist() -> None:
 
 
 def test_the_recording_rules_are_the_dashboards_contract() -> None:
-    recorded = {
-        rule["record"]: " ".join(rule["expr"].split()) for rule in rules() if "record" in rule
-    }
-    assert recorded == RECORDING_RULES
+    recorded = [rule for rule in rules() if "record" in rule]
+    assert {rule["record"] for rule in recorded} == RECORDING_RULES
+    for rule in recorded:  # every raw series is read from the configured job only
+        raw = re.findall(r"\bvidai_websocket_\w+(\{[^}]*\})?", rule["expr"])
+        assert raw, rule["record"]
+        assert all('job="vidai"' in matchers for matchers in raw), rule["record"]
 
 
 @pytest.mark.parametrize("name", sorted(ALERTS))
 def test_every_alert_has_a_severity_and_the_annotations(name: str) -> None:
-    alert = ALERTS[name]
-    assert name.startswith("VidaiWebSocket")
-    assert alert.get("labels", {}).get("severity") in SEVERITIES
-    annotations = alert.get("annotations", {})
-    assert not ANNOTATIONS - set(annotations), f"missing {ANNOTATIONS - set(annotations)}"
-    assert "$labels." in annotations["description"]
+    for alert in ALERT_RULES[name]:
+        assert name.startswith("VidaiWebSocket")
+        assert alert.get("labels", {}).get("severity") in SEVERITIES
+        annotations = alert.get("annotations", {})
+        assert not ANNOTATIONS - set(annotations), f"missing {ANNOTATIONS - set(annotations)}"
+        assert "$labels." in annotations["description"]
 
 
 @pytest.mark.parametrize("name", sorted(ALERTS))
-def test_every_runbook_url_has_its_section(name: str) -> None:
+def test_every_runbook_url_is_absolute_and_has_its_section(name: str) -> None:
     url = ALERTS[name]["annotations"]["runbook_url"]
-    assert url.endswith(f"docs/runbook.md#{name.lower()}")
+    assert url == f"{CONFIG_DEFAULTS.runbook_url}#{name.lower()}"
     assert url.partition("#")[2] in runbook_anchors()
 
 
+def firing_labels() -> dict[str, list[dict[str, str]]]:
+    """The labels of every alert the unit tests expect to fire, by alert name."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for path in RULE_TESTS:
+        for test in load(path)["tests"]:
+            for case in test.get("alert_rule_test", []):
+                for alert in case.get("exp_alerts") or []:
+                    found.setdefault(case["alertname"], []).append(alert["exp_labels"])
+    return found
+
+
 @pytest.mark.parametrize("name", sorted(ALERTS))
-def test_every_dashboard_link_selects_the_alerts_job_and_instance(name: str) -> None:
-    alert = ALERTS[name]
-    link = alert["annotations"]["dashboard"]
-    # absent() is the one expression whose result has no instance label.
-    if "absent(" in alert["expr"]:
-        assert link.endswith(DASHBOARD)
-    else:
-        assert link.endswith(DASHBOARD + "&var-instance={{ $labels.instance }}")
+def test_every_dashboard_link_selects_the_alerts_job_and_its_instance_if_any(name: str) -> None:
+    per_instance = {"instance" in labels for labels in firing_labels()[name]}
+    assert len(per_instance) == 1, f"{name} fires both per instance and fleet-wide"
+    for alert in ALERT_RULES[name]:
+        link = alert["annotations"]["dashboard"]
+        suffix = "&var-instance={{ $labels.instance }}" if per_instance == {True} else ""
+        assert link == DASHBOARD + suffix
 
 
-def test_the_links_share_one_prefix() -> None:
-    """docs/runbook.md makes the links absolute with one sed each: one prefix per kind."""
-    annotations = [alert["annotations"] for alert in ALERTS.values()]
-    runbooks = {note["runbook_url"].rpartition("docs/runbook.md#")[0] for note in annotations}
-    dashboards = {note["dashboard"].partition("/d/vidai-websockets/")[0] for note in annotations}
-    assert len(runbooks) == 1, runbooks
-    assert len(dashboards) == 1, dashboards
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_only_fleet_wide_alerts_page(name: str) -> None:
+    """One replica of several in trouble is a ticket: a page needs the whole job."""
+    for alert in ALERT_RULES[name]:
+        if alert["labels"]["severity"] == "critical":
+            assert all("instance" not in labels for labels in firing_labels()[name])
 
 
 def test_every_alert_has_a_firing_and_a_quiet_unit_test_case() -> None:
@@ -246,3 +263,8 @@ def test_the_rule_unit_tests_can_fail(
     result = run_alone(test, path, tmp_path / "broken_test.yml")
     assert result.returncode != 0, result.stdout + result.stderr
     assert case["alertname"] in result.stdout + result.stderr
+
+
+def test_the_runbook_has_a_section_for_each_alert_and_no_other() -> None:
+    sections = {anchor for anchor in runbook_anchors() if anchor.startswith("vidaiwebsocket")}
+    assert sections == {name.lower() for name in ALERTS}

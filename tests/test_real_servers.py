@@ -20,6 +20,8 @@ OPEN = "vidai_websocket_connections"
 OPENED = "vidai_websocket_connections_opened_total"
 CLOSED = "vidai_websocket_connections_closed_total"
 REJECTED = "vidai_websocket_connections_rejected_total"
+HANDSHAKES = "vidai_websocket_handshake_duration_seconds_count"
+HANDSHAKE_SECONDS = "vidai_websocket_handshake_duration_seconds_sum"
 TYPES = ("call", "stt", "stt_room", "stt_sales", "stt_admin", "fault_connect",
          "fault_accepted", "fault_receive", "fault_disconnect", "fault_discard",
          "fault_slow", "test_echo", "test_busy")  # fmt: skip
@@ -99,6 +101,28 @@ async def test_each_way_of_ending_is_counted_exactly_once(asgi_server: LiveServe
         ), socket_type  # fmt: skip
     assert delta(after, before, "vidai_websocket_messages_total", type="call",
                  direction="received") == 1  # fmt: skip
+
+
+async def test_handshakes_are_timed_whether_accepted_or_refused(asgi_server: LiveServer) -> None:
+    server = asgi_server
+    before = server.scrape()
+    async with connect(server.ws + "/ws/call/room-2/"):  # accepted by a tracked route
+        server.wait_for(lambda s: value(s, OPEN, type="call") == 1)
+    for path in (
+        "/ws/stt/admin/",  # refused by the consumer: HTTP 403
+        "/ws/test/fail-connect/",  # the app raised before accepting
+        "/ws/no/such/route/",  # refused by the catch-all route
+    ):
+        with pytest.raises(InvalidStatus):
+            async with connect(server.ws + path):
+                pass
+    expected = {"call": 1, "stt_admin": 1, "fault_connect": 1, "unknown": 1}
+    after = server.wait_for(
+        lambda s: all(delta(s, before, HANDSHAKES, type=t) == n for t, n in expected.items())
+    )
+    for socket_type in expected:
+        assert delta(after, before, HANDSHAKE_SECONDS, type=socket_type) > 0, socket_type
+    assert delta(after, before, HANDSHAKES, type="stt") == 0  # no handshake, no observation
 
 
 async def test_dropped_tcp_connection_is_uncounted(asgi_server: LiveServer) -> None:

@@ -1,5 +1,7 @@
 """track_rejections(): handshakes refused before the routes, counted once, with the route's type."""
 
+import asyncio
+
 import pytest
 from channels.routing import URLRouter
 from channels.security.websocket import OriginValidator
@@ -222,3 +224,42 @@ async def test_a_client_leaving_before_middleware_decides_is_client_gone(registr
     await communicator.wait()
     assert rejected(registry, type="call", reason="client_gone") == 1
     assert all_rejected(registry) == 1
+    # Nobody answered the handshake: there is no handshake duration to observe.
+    assert value(registry, "vidai_websocket_handshake_duration_seconds_count", type="call") == 0
+
+
+HANDSHAKES = "vidai_websocket_handshake_duration_seconds_count"
+HANDSHAKE_SECONDS = "vidai_websocket_handshake_duration_seconds_sum"
+MIDDLEWARE_SECONDS = 0.05
+
+
+def slow_middleware(app):
+    """Middleware taking MIDDLEWARE_SECONDS before the routes, as a session lookup would."""
+
+    async def middleware(scope, receive, send):
+        await asyncio.sleep(MIDDLEWARE_SECONDS)
+        return await app(scope, receive, send)
+
+    middleware.inner = app
+    return middleware
+
+
+@pytest.mark.parametrize(
+    ("socket_path", "socket_type"),
+    [("/ws/chat/r1/", "call"), ("/ws/admin/", "stt_admin"), ("/ws/elsewhere/", "unknown")],
+)
+async def test_a_handshake_is_timed_once_from_the_outermost_layer(
+    registry, tracker, socket_path: str, socket_type: str
+) -> None:
+    """Accepted, refused by its route or by the catch-all: the middleware's time is inside."""
+    communicator = await connect(stack(tracker, middleware=slow_middleware), socket_path)
+    assert value(registry, HANDSHAKES, type=socket_type) == 1
+    assert value(registry, HANDSHAKE_SECONDS, type=socket_type) >= MIDDLEWARE_SECONDS
+    others = {t for t in (*tracker.types(), "unknown") if t != socket_type}
+    assert not any(value(registry, HANDSHAKES, type=t) for t in others)
+    await communicator.disconnect()
+
+
+async def test_a_handshake_refused_before_the_routes_is_timed(registry, tracker) -> None:
+    await connect(stack(tracker, middleware=slow_middleware), "/ws/chat/r1/", "https://evil.test")
+    assert value(registry, HANDSHAKES, type="call") == 1

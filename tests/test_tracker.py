@@ -1,10 +1,13 @@
 import itertools
 
 import pytest
+from django.test import override_settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics import label_values
+from metrics.instruments import HANDSHAKE, HANDSHAKE_BUCKETS
+from metrics.multiprocess import merged_registry
 from metrics.tracker import SocketTracker, declare_type
 
 from .conftest import VIDAI_TYPES
@@ -88,6 +91,12 @@ def test_socket_type_names_are_code_identifiers(name: str) -> None:
         declare_type(name)
 
 
+@override_settings(
+    VIDAI_METRICS={
+        "CONNECTION_LIMIT": 5000,
+        "CONNECTION_LIMIT_BY_TYPE": dict.fromkeys(VIDAI_TYPES, 1),
+    }
+)
 def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: SocketTracker):
     """Every label combination the contract allows, at once: well under 400 series."""
     for socket_type, reason_code, initiator in itertools.product(
@@ -97,6 +106,8 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     for socket_type, reason in itertools.product(VIDAI_TYPES, label_values.REJECT_REASONS):
         tracker.rejected(socket_type, reason)
     tracker.rejected("unknown", "no_route")
+    for socket_type in (*VIDAI_TYPES, "unknown"):
+        tracker.handshake_done(socket_type, 0.01)
     for socket_type in VIDAI_TYPES:
         tracker.frames(socket_type, received=1, received_bytes=1, sent=1, sent_bytes=1)
     for stage in ("open", "frame", "close", "reject"):
@@ -105,4 +116,34 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     series = [s for f in families for s in f.samples if not s.name.endswith("_created")]
     closed = [s for s in series if s.name == "vidai_websocket_connections_closed_total"]
     assert len(closed) == len(VIDAI_TYPES) * len(label_values.CLOSE_REASONS) * 2
+    handshakes = [s for s in series if s.name.startswith(HANDSHAKE)]
+    # Only `type`: one bucket per bound, +Inf, _sum and _count, per type and for unknown.
+    assert {label for s in handshakes for label in s.labels} <= {"type", "le"}
+    assert len(handshakes) == (len(VIDAI_TYPES) + 1) * (len(HANDSHAKE_BUCKETS) + 3)
+    assert len([s for s in series if s.name == LIMIT]) == len(VIDAI_TYPES) + 1
     assert len(series) < 400
+
+
+LIMIT = "vidai_websocket_connections_limit"
+
+
+def test_no_connection_limit_configured_exports_none(registry: CollectorRegistry, tracker):
+    assert LIMIT not in generate_latest(registry).decode()
+
+
+@override_settings(
+    VIDAI_METRICS={"CONNECTION_LIMIT": 5000, "CONNECTION_LIMIT_BY_TYPE": {"call": 400}}
+)
+def test_the_connection_limit_is_exported_in_total_and_per_type(
+    registry: CollectorRegistry, tracker: SocketTracker, tmp_path
+):
+    for exposed in (registry, merged_registry(str(tmp_path))):  # one process, and many
+        assert exposed.get_sample_value(LIMIT) == 5000
+        assert exposed.get_sample_value(LIMIT, {"type": "call"}) == 400
+        assert exposed.get_sample_value(LIMIT, {"type": "stt"}) is None
+
+
+def test_the_connection_limit_is_read_at_scrape_time(registry: CollectorRegistry, tracker):
+    with override_settings(VIDAI_METRICS={"CONNECTION_LIMIT": 10}):
+        assert registry.get_sample_value(LIMIT) == 10
+    assert registry.get_sample_value(LIMIT) is None

@@ -46,6 +46,8 @@ async def test_client_close_counts_open_then_closed_once(registry, tracker) -> N
     assert_balanced(registry, "call", 0)
     assert value(registry, CLOSED, type="call", reason="normal", initiator="client") == 1
     assert value(registry, "vidai_websocket_connection_duration_seconds_count", type="call") == 1
+    # Alone, track() is the outermost layer: it times the handshake itself, once.
+    assert value(registry, "vidai_websocket_handshake_duration_seconds_count", type="call") == 1
 
 
 async def test_denied_handshake_is_rejected_not_opened(registry, tracker) -> None:
@@ -54,6 +56,9 @@ async def test_denied_handshake_is_rejected_not_opened(registry, tracker) -> Non
     assert not connected
     assert_balanced(registry, "stt_admin", 0)
     assert value(registry, "vidai_websocket_connections_opened_total", type="stt_admin") == 0
+    assert (
+        value(registry, "vidai_websocket_handshake_duration_seconds_count", type="stt_admin") == 1
+    )
     assert (
         value(registry, "vidai_websocket_connections_rejected_total", type="stt_admin",
               reason="denied") == 1

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from ..capacity import ConnectionLimitCollector
 from ..frames import FrameTable
 from ..live import LiveSockets
 from .collector import MultiProcessSocketCollector
@@ -43,6 +44,8 @@ def merged_registry(path: str) -> CollectorRegistry:
     """A fresh registry over every worker's files (prometheus_client's guide: one per scrape)."""
     registry = CollectorRegistry()
     registry.register(MultiProcessSocketCollector(path))
+    # The limit is configuration, not a worker's count: read from settings, not files.
+    registry.register(ConnectionLimitCollector())
     return registry
 
 

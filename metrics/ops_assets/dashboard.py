@@ -1,23 +1,21 @@
-"""The bundled Grafana dashboard, built with grafana-foundation-sdk.
+"""The Grafana dashboard, built with grafana-foundation-sdk from a ``Config``.
 
-The JSON in ``grafana/dashboards/`` is generated: edit this module, then run
-``python -m grafana.dashboard`` (``--check`` exits 1 when the file is stale).
+Its queries follow the dashboard's variables (``$cluster``, ``$namespace``,
+``$job``, ``$instance``, ``$type``), never a hard-coded target; the job
+variable defaults to the configured job.
 
->>> from grafana.dashboard import build, panel_queries
->>> build().uid
+>>> from metrics.ops_assets.config import Config
+>>> build(Config()).uid
 'vidai-websockets'
->>> title, expr = panel_queries()[0]
+>>> title, expr = panel_queries(Config())[0]
 >>> title, '$job' in expr and '$instance' in expr
 ('Open connections', True)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Final
 
 from grafana_foundation_sdk.builders import bargauge, stat, statetimeline, table, timeseries
@@ -28,27 +26,30 @@ from grafana_foundation_sdk.builders.common import (
     VizLegendOptions,
     VizTooltipOptions,
 )
-from grafana_foundation_sdk.builders.dashboard import Dashboard as DashboardBuilder
 from grafana_foundation_sdk.builders.dashboard import (
+    AnnotationQuery,
+    DashboardLink,
     DatasourceVariable,
     FieldColor,
     QueryVariable,
     Row,
     ThresholdsConfig,
 )
+from grafana_foundation_sdk.builders.dashboard import Dashboard as DashboardBuilder
 from grafana_foundation_sdk.builders.prometheus import Dataquery as PromQuery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common, prometheus
 from grafana_foundation_sdk.models import dashboard as model
 
-__all__ = ["OUTPUT", "UID", "build", "panel_queries", "render", "write"]
+from .config import DASHBOARD_UID, Config
 
-UID: Final = "vidai-websockets"
-OUTPUT: Final = Path(__file__).resolve().parent / "dashboards" / f"{UID}.json"
+__all__ = ["build", "panel_queries", "render"]
 
 # Every selector carries these matchers, so the dashboard follows its variables
 # and never a hard-coded target. `type` only where the series has that label.
-_TARGET: Final = 'job=~"$job", instance=~"$instance"'
+# A label a setup lacks (cluster, namespace) is empty, which All (.*) matches.
+_FLEET: Final = 'cluster=~"$cluster", namespace=~"$namespace", job=~"$job"'
+_TARGET: Final = f'{_FLEET}, instance=~"$instance"'
 _TYPED: Final = f'{_TARGET}, type=~"$type"'
 
 # "All" matches any value, not just the listed ones: the type list comes from the
@@ -65,11 +66,11 @@ _UP_MAPPING: Final = model.ValueMap(
 )
 
 
-def build() -> model.Dashboard:
-    """Build the dashboard model."""
+def build(config: Config) -> model.Dashboard:
+    """Build the dashboard model for ``config``."""
     board = (
         DashboardBuilder("Vidai WebSockets")
-        .uid(UID)
+        .uid(DASHBOARD_UID)
         .description(
             "WebSocket connections of the Vidai consultation service, from the "
             "vidai_websocket_* metrics and their vidai:* recording rules."
@@ -79,9 +80,34 @@ def build() -> model.Dashboard:
         .time("now-6h", "now")
         .timezone(common.TimeZoneBrowser)
         .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        # An explicit empty list: Grafana adds its built-in annotation itself, and
+        # Grafana adds its built-in annotation itself when the list lacks it, and
         # that one would carry a datasource uid other than ${datasource}.
-        .annotations([])
+        .annotations(
+            [
+                AnnotationQuery()
+                .name("Firing alerts")
+                .datasource(_datasource())
+                .enable(True)
+                .icon_color("red")
+                .expr(f'ALERTS{{alertstate="firing", {_FLEET}}}')
+            ]
+        )
+        .links(
+            [
+                DashboardLink("Runbook")
+                .type(model.DashboardLinkType.LINK)
+                .url(config.runbook_url)
+                .icon("doc")
+                .tooltip("What each alert means and what to do")
+                .target_blank(True),
+                DashboardLink("Alerts")
+                .type(model.DashboardLinkType.LINK)
+                .url(f"{config.grafana_url.rstrip('/')}/alerting/list?search=VidaiWebSocket")
+                .icon("bolt")
+                .tooltip("The WebSocket alerts and their state")
+                .target_blank(True),
+            ]
+        )
         .with_variable(
             DatasourceVariable("datasource")
             .label("Data source")
@@ -89,13 +115,35 @@ def build() -> model.Dashboard:
             .type("prometheus")
         )
         .with_variable(
-            _label_variable("job", "label_values(vidai_websocket_connections, job)")
-            .label("Job")
-            .description("Prometheus job scraping the Vidai deployment.")
+            _label_variable("cluster", "label_values(vidai_websocket_connections, cluster)")
+            .label("Cluster")
+            .description("Kubernetes cluster, where the targets carry the label.")
+            .include_all(True)
+            .all_value(_ALL)
         )
         .with_variable(
             _label_variable(
-                "instance", 'label_values(vidai_websocket_connections{job=~"$job"}, instance)'
+                "namespace",
+                'label_values(vidai_websocket_connections{cluster=~"$cluster"}, namespace)',
+            )
+            .label("Namespace")
+            .description("Kubernetes namespace, where the targets carry the label.")
+            .include_all(True)
+            .all_value(_ALL)
+        )
+        .with_variable(
+            _label_variable(
+                "job",
+                'label_values(vidai_websocket_connections{cluster=~"$cluster", '
+                'namespace=~"$namespace"}, job)',
+            )
+            .label("Job")
+            .description("Prometheus job scraping the Vidai deployment.")
+            .current(model.VariableOption(selected=True, text=config.job, value=config.job))
+        )
+        .with_variable(
+            _label_variable(
+                "instance", f"label_values(vidai_websocket_connections{{{_FLEET}}}, instance)"
             )
             .label("Instance")
             .description("Scraped Vidai processes or hosts.")
@@ -104,7 +152,7 @@ def build() -> model.Dashboard:
             .all_value(_ALL)
         )
         .with_variable(
-            _label_variable("type", 'label_values(vidai_websocket_connections{job=~"$job"}, type)')
+            _label_variable("type", f"label_values(vidai_websocket_connections{{{_FLEET}}}, type)")
             .label("Endpoint type")
             .description(
                 "WebSocket endpoint types. All also matches `unknown`, the type of "
@@ -170,6 +218,59 @@ def build() -> model.Dashboard:
             .min(0)
             .max(1)
         )
+        .with_panel(
+            _stat(
+                "Handshakes without server error",
+                "Share of handshakes over the time range that did not fail in the "
+                f"server (rejected with reason `error`); the objective is "
+                f"{config.handshake_objective:.3%}. Refusals count as successes: "
+                "refusing a client without a login is the server working.",
+                "percentunit",
+                _query("A", _success_ratio(_HANDSHAKE_ERRORS, _HANDSHAKES), "handshakes").instant(),
+                _thresholds("red", (config.handshake_objective, "green")),
+                color_mode=common.BigValueColorMode.BACKGROUND,
+            ).decimals(3)
+        )
+        .with_panel(
+            _stat(
+                "Closes without server error",
+                "Share of closes over the time range that were not server errors "
+                f"(`internal_error`, 1011); the objective is {config.close_objective:.3%}.",
+                "percentunit",
+                _query("A", _success_ratio(_CLOSE_ERRORS, _CLOSES), "closes").instant(),
+                _thresholds("red", (config.close_objective, "green")),
+                color_mode=common.BigValueColorMode.BACKGROUND,
+            ).decimals(3)
+        )
+        .with_panel(
+            _stat(
+                "Capacity used",
+                "Open WebSockets as a share of the configured connection limit "
+                "(VIDAI_METRICS CONNECTION_LIMIT), over the selected instances. "
+                "Empty when no limit is configured.",
+                "percentunit",
+                _query(
+                    "A",
+                    f"sum(vidai_websocket_connections{{{_TYPED}}})\n/\n"
+                    f'sum(vidai_websocket_connections_limit{{{_TARGET}, type=""}})',
+                    "used",
+                ),
+                _thresholds("green", (config.capacity_ratio, "orange"), (1, "red")),
+            )
+            .no_value("no limit configured")
+            .min(0)
+        )
+        .with_panel(
+            _stat(
+                "Handshake p99",
+                "99th percentile of handshake durations over the last 5 minutes: from "
+                "the handshake reaching the outermost tracking layer to its accept or "
+                "refusal, Origin checks and authentication included.",
+                "s",
+                _query("A", _handshake_quantile(0.99, "5m"), "p99"),
+                _thresholds("green", (config.handshake_p99_seconds, "red")),
+            ).no_value("no handshake")
+        )
         .with_row(Row("Connections"))
         .with_panel(
             _timeseries(
@@ -226,13 +327,15 @@ def build() -> model.Dashboard:
                 stacked=True,
             )
         )
-        .with_row(Row("Failures"))
+        .with_row(Row("Refusals and failures"))
         .with_panel(
             _timeseries(
                 "Rejected handshakes",
                 "Handshakes never accepted, by reason and type, 5-minute rates. "
-                "`denied`: the app closed before accepting (stt_admin without staff "
-                "login, for one); `error`: the app raised or the client left first; "
+                "Refusals are the server working: `unauthenticated` (4401), "
+                "`forbidden` (4403), `forbidden_origin` (4400), `over_limit` (4429), "
+                "`denied` (any other refusal). `error`: the app raised (a server "
+                "fault, in the handshake SLO); `client_gone`: the client left first; "
                 "`no_route`: no route matched the path (type `unknown`).",
                 "reqps",
                 [
@@ -269,13 +372,46 @@ def build() -> model.Dashboard:
             .draw_style(common.GraphDrawStyle.BARS)
             .decimals(0)
         )
+        .with_row(Row("Handshakes"))
+        .with_panel(
+            _timeseries(
+                "Handshake duration percentiles",
+                "p50, p95 and p99 of handshake durations per rate interval, accepted "
+                "and refused alike (a client that left first is not timed).",
+                "s",
+                [
+                    _query("A", _handshake_quantile(0.5, "$__rate_interval"), "p50"),
+                    _query("B", _handshake_quantile(0.95, "$__rate_interval"), "p95"),
+                    _query("C", _handshake_quantile(0.99, "$__rate_interval"), "p99"),
+                ],
+            )
+        )
+        .with_panel(
+            _timeseries(
+                "Capacity used by instance",
+                "Open WebSockets per instance as a share of its configured connection "
+                "limit; the capacity alert fires above "
+                f"{config.capacity_ratio:.0%}. Empty when no limit is configured.",
+                "percentunit",
+                [
+                    _query(
+                        "A",
+                        f"sum by (instance) (vidai_websocket_connections{{{_TYPED}}})\n/\n"
+                        "sum by (instance) "
+                        f'(vidai_websocket_connections_limit{{{_TARGET}, type=""}})',
+                        "{{instance}}",
+                    )
+                ],
+            )
+        )
         .with_row(Row("Lifetime and age"))
         .with_panel(
             _timeseries(
                 "Connection lifetime percentiles",
-                "p50, p95 and p99 of how long connections lived, from the closes in "
-                "each rate interval. Empty while nothing closes; buckets run from 1 s "
-                "to 4 h (VIDAI_METRICS DURATION_BUCKETS).",
+                "p50, p95 and p99 of how long connections lived, from the closes of "
+                "the hour before each point: sessions last hours, so a shorter window "
+                "is mostly empty. Buckets run from 1 s to 4 h (VIDAI_METRICS "
+                "DURATION_BUCKETS).",
                 "s",
                 [
                     _query("A", _lifetime_quantile(0.5), "p50"),
@@ -417,6 +553,45 @@ def build() -> model.Dashboard:
                 [_query("A", f"scrape_duration_seconds{{{_TARGET}}}", "{{instance}}")],
             )
         )
+        .with_panel(
+            _timeseries(
+                "Worker refresh age",
+                "Multiprocess mode: how old each worker's refresh stamp was when it was "
+                "scraped. Workers refresh every second; the WorkerStale alert fires "
+                f"above {config.worker_stale_seconds} s. Empty in one-process mode.",
+                "s",
+                [
+                    _query(
+                        "A",
+                        "max by (instance, pid) (timestamp(vidai_websocket_worker_refresh_time_"
+                        f"seconds{{{_TARGET}}}) - vidai_websocket_worker_refresh_time_seconds"
+                        f"{{{_TARGET}}})",
+                        "{{instance}} pid {{pid}}",
+                    )
+                ],
+            )
+            .thresholds(_thresholds("green", (config.worker_stale_seconds, "red")))
+            .thresholds_style(
+                GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE)
+            )
+        )
+        .with_panel(
+            _timeseries(
+                "Workers",
+                "Multiprocess mode: live workers per instance, each with its own refresh "
+                "stamp. A drop is a worker gone; gunicorn replaces it. Empty in "
+                "one-process mode.",
+                "short",
+                [
+                    _query(
+                        "A",
+                        "count by (instance) "
+                        f"(vidai_websocket_worker_refresh_time_seconds{{{_TARGET}}})",
+                        "{{instance}}",
+                    )
+                ],
+            ).decimals(0)
+        )
         .build()
     )
     for number, panel in enumerate(_all_panels(board), start=1):
@@ -424,52 +599,52 @@ def build() -> model.Dashboard:
     return board
 
 
-def render() -> str:
+def render(config: Config) -> str:
     """Return the dashboard as JSON text: sorted keys, 2-space indent, final newline."""
-    return json.dumps(build(), cls=JSONEncoder, sort_keys=True, indent=2) + "\n"
+    return json.dumps(build(config), cls=JSONEncoder, sort_keys=True, indent=2) + "\n"
 
 
-def write(path: Path = OUTPUT) -> bool:
-    """Write the dashboard JSON to ``path``; return whether the file changed."""
-    text = render()
-    if path.exists() and path.read_bytes() == text.encode("utf-8"):
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="\n")
-    return True
-
-
-def panel_queries() -> list[tuple[str, str]]:
+def panel_queries(config: Config) -> list[tuple[str, str]]:
     """List (panel title, PromQL expression) for every target, in dashboard order.
 
     Expressions keep their template variables. To run one against Prometheus,
-    substitute ``$job``, ``$instance`` and ``$type`` with regexes (``.*`` is
-    "All"), and ``$__rate_interval`` and ``$__range`` with durations (``1m``).
+    substitute ``$cluster``, ``$namespace``, ``$job``, ``$instance`` and ``$type``
+    with regexes (``.*`` is "All"), and ``$__rate_interval`` and ``$__range``
+    with durations (``1m``).
     """
     return [
         (panel.title or "", target.expr)
-        for panel in _all_panels(build())
+        for panel in _all_panels(build(config))
         if isinstance(panel, model.Panel)
         for target in panel.targets or []
         if isinstance(target, prometheus.Dataquery)
     ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Regenerate the committed JSON, or with ``--check`` only report whether it is stale."""
-    parser = argparse.ArgumentParser(
-        prog="python -m grafana.dashboard", description=f"Regenerate {OUTPUT.name}."
+_HANDSHAKES: Final = (
+    f"sum(increase(vidai_websocket_connections_opened_total{{{_TYPED}}}[$__range]))"
+    f" + sum(increase(vidai_websocket_connections_rejected_total{{{_TYPED}}}[$__range]))"
+)
+_HANDSHAKE_ERRORS: Final = (
+    "sum(increase(vidai_websocket_connections_rejected_total"
+    f'{{{_TYPED}, reason="error"}}[$__range]))'
+)
+_CLOSES: Final = f"sum(increase(vidai_websocket_connections_closed_total{{{_TYPED}}}[$__range]))"
+_CLOSE_ERRORS: Final = (
+    "sum(increase(vidai_websocket_connections_closed_total"
+    f'{{{_TYPED}, reason="internal_error"}}[$__range]))'
+)
+
+
+def _success_ratio(errors: str, total: str) -> str:
+    return f"1 - (\n  {errors}\n/\n  ({total})\n)"
+
+
+def _handshake_quantile(quantile: float, window: str) -> str:
+    return (
+        f"histogram_quantile({quantile}, sum by (le) "
+        f"(rate(vidai_websocket_handshake_duration_seconds_bucket{{{_TYPED}}}[{window}])))"
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        current = OUTPUT.read_bytes() if OUTPUT.exists() else None
-        if current != render().encode("utf-8"):
-            print(f"{OUTPUT} is stale: run python -m grafana.dashboard", file=sys.stderr)
-            return 1
-        return 0
-    print(f"{'wrote' if write() else 'unchanged:'} {OUTPUT}")
-    return 0
 
 
 def _datasource() -> model.DataSourceRef:
@@ -502,8 +677,7 @@ def _query(ref_id: str, expr: str, legend: str | None = None) -> PromQuery:
 def _lifetime_quantile(quantile: float) -> str:
     return (
         f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate(vidai_websocket_connection_duration_seconds_bucket{{{_TYPED}}}"
-        "[$__rate_interval])))"
+        f"(rate(vidai_websocket_connection_duration_seconds_bucket{{{_TYPED}}}[1h])))"
     )
 
 
@@ -647,7 +821,3 @@ def _all_panels(board: model.Dashboard) -> Iterator[model.Panel | model.RowPanel
         yield panel
         if isinstance(panel, model.RowPanel):
             yield from panel.panels
-
-
-if __name__ == "__main__":
-    sys.exit(main())

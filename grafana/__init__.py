@@ -1,1 +1,0 @@
-"""The bundled Grafana dashboard (generated from code) and provisioning examples."""

@@ -1,0 +1,94 @@
+"""``python -m metrics.ops_assets``: render the ops assets for a scrape job.
+
+Without ``--out`` it regenerates the files bundled in a checkout of this
+repository (``prometheus/rules/``, ``grafana/dashboards/``,
+``deploy/kubernetes/prometheusrule.yaml``); ``--check`` only reports whether
+they are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import PATHS, Config, render, write
+
+# A checkout: the directory above the metrics package, holding the bundled assets.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = Config()
+    parser = argparse.ArgumentParser(prog="python -m metrics.ops_assets", description=__doc__)
+    parser.add_argument("--job", default=defaults.job, help="scrape job (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, help="output directory (default: this checkout's bundled files)"
+    )
+    parser.add_argument(
+        "--runbook-url", default=defaults.runbook_url, help="absolute URL of docs/runbook.md"
+    )
+    parser.add_argument("--grafana-url", default=defaults.grafana_url, help="Grafana's base URL")
+    parser.add_argument(
+        "--instance-labels",
+        default=",".join(defaults.instance_labels),
+        help="labels telling targets apart (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--fleet-labels",
+        default=",".join(defaults.fleet_labels),
+        help="labels telling deployments apart (default: %(default)s)",
+    )
+    for name in ("handshake_objective", "close_objective"):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=float,
+            default=getattr(defaults, name),
+            help="SLO objective (default: %(default)s)",
+        )
+    parser.add_argument("--page-severity", default=defaults.page, help="a page's severity label")
+    parser.add_argument("--ticket-severity", default=defaults.ticket, help="a ticket's severity")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a file differs")
+    return parser
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    return tuple(label.strip() for label in text.split(",") if label.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render the assets; return 1 with ``--check`` when a file is stale."""
+    args = _parser().parse_args(argv)
+    config = Config(
+        job=args.job,
+        runbook_url=args.runbook_url,
+        grafana_url=args.grafana_url,
+        instance_labels=_labels(args.instance_labels),
+        fleet_labels=_labels(args.fleet_labels),
+        handshake_objective=args.handshake_objective,
+        close_objective=args.close_objective,
+        page=args.page_severity,
+        ticket=args.ticket_severity,
+    )
+    out: Path = args.out or CHECKOUT
+    if args.out is None and not (CHECKOUT / "prometheus" / "rules").is_dir():
+        print("not a checkout of vidai-socket-status: give --out", file=sys.stderr)
+        return 2
+    if args.check:
+        stale = [
+            path
+            for path, text in render(config).items()
+            if not (out / path).is_file() or (out / path).read_text(encoding="utf-8") != text
+        ]
+        for path in stale:
+            print(f"{out / path} is stale: run python -m metrics.ops_assets", file=sys.stderr)
+        return 1 if stale else 0
+    changed = write(config, out)
+    for path in PATHS:
+        print(f"{'wrote' if out / path in changed else 'unchanged:'} {out / path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
