@@ -16,8 +16,3 @@ VIDAI_METRICS = {
     **VIDAI_METRICS,  # noqa: F405
     "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0"),
 }
-
-# A connection limit for the tests that need vidai_websocket_connections_limit
-# from a real server (the live Prometheus test's capacity panels).
-if os.environ.get("VIDAI_TEST_CONNECTION_LIMIT"):
-    VIDAI_METRICS["CONNECTION_LIMIT"] = int(os.environ["VIDAI_TEST_CONNECTION_LIMIT"])

@@ -78,7 +78,7 @@ async def test_dashboard_and_rules_work_against_a_real_prometheus(
     write(CONFIG, tmp_path)
     rule_file = tmp_path / RULES_PATH
     with (
-        run_gunicorn(sqlite_path, workers=2, VIDAI_TEST_CONNECTION_LIMIT="100") as gunicorn,
+        run_gunicorn(sqlite_path, workers=2, VIDAI_METRICS_CONNECTION_LIMIT="100") as gunicorn,
         run_prometheus(
             prometheus, [f"127.0.0.1:{gunicorn.server.port}"], [rule_file], job=JOB
         ) as prom,

@@ -16,6 +16,12 @@ def _env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_count(name: str) -> int | str | None:
+    # A non-number passes through as text: system check E003 names it.
+    text = os.environ.get(name)
+    return int(text) if text and text.isdecimal() else text
+
+
 def _env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name, "")
     return default if not value else value == "1"
@@ -134,6 +140,8 @@ _METRICS_FROM_ENV = {
     "TRUSTED_PROXIES": _env_list("VIDAI_TRUSTED_PROXIES"),
     # host:port of the dedicated /metrics listener (off the serving event loop).
     "LISTEN": os.environ.get("VIDAI_METRICS_LISTEN"),
+    # Open WebSockets one instance is sized for: the capacity alert's denominator.
+    "CONNECTION_LIMIT": _env_count("VIDAI_METRICS_CONNECTION_LIMIT"),
     # Origins allowed to read the status JSON from a browser (no wildcard).
     "STATUS_CORS_ORIGINS": _env_list("VIDAI_STATUS_CORS_ORIGINS"),
     # Status JSON requests per client: "REQUESTS/SECONDS"; "0" turns the limit off.
