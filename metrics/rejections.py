@@ -12,7 +12,7 @@ tracked route its path matches, else ``unknown``; reason ``no_route`` when no
 route but the catch-all matches the path; else the reason the refusal's close
 code names (``REFUSAL_CODES``: ``unauthenticated``, ``forbidden``, ...) or
 ``denied``, ``error`` when the app raised, ``client_gone`` when the client left
-first. The path is matched as the routes below
+first (or the app was cancelled before deciding). The path is matched as the routes below
 see it (``root_path`` cut, or relative to an outer router's match). A socket
 that reaches a tracked route (or ``unrouted()``) is counted there, never here;
 one an untracked route refuses counts as ``unknown`` (and system check W002
@@ -98,7 +98,11 @@ class RejectionTracker:
         token = route_seen.set(seen)
         try:
             result = await self.app(scope, watched_receive, watched_send)
-        except (Exception, asyncio.CancelledError):
+        except asyncio.CancelledError:
+            if not seen.settled:
+                refused(label_values.CLIENT_GONE)  # the client left, or the server is stopping
+            raise
+        except Exception:
             if not seen.settled:
                 refused(label_values.ERROR)
             raise

@@ -92,6 +92,14 @@ _CODE_WHEN_APP_ENDS = {
     _Ending.FAILED: 1011,
     _Ending.CANCELLED: 1001,
 }
+# A handshake the app never decided: returning is a refusal (the server sends
+# 403); cancelled, the client left (daphne's close timeout) or the server is
+# stopping, neither of which is the app failing.
+_REASON_WHEN_APP_ENDS_PENDING: dict[_Ending, str] = {
+    _Ending.RETURNED: label_values.DENIED,
+    _Ending.FAILED: label_values.ERROR,
+    _Ending.CANCELLED: label_values.CLIENT_GONE,
+}
 
 
 def _utf8_size(text: str) -> int:
@@ -194,9 +202,7 @@ class _Session:
         if self.state is _State.OPEN:
             self._close(_CODE_WHEN_APP_ENDS[ending], label_values.SERVER)
         elif self.state is _State.PENDING:
-            returned = ending is _Ending.RETURNED
-            # An app that returns without accepting is denied by the server (403).
-            self._reject(label_values.DENIED if returned else label_values.ERROR)
+            self._reject(_REASON_WHEN_APP_ENDS_PENDING[ending])
 
     # Each step below swallows its own errors: tracking never breaks a socket.
 

@@ -199,7 +199,7 @@ class TrackingMachine(RuleBasedStateMachine):
         if sock.state == "open":
             self.close(sock, 1001, label_values.SERVER)
         elif sock.state == "pending":
-            self.reject(sock, label_values.ERROR)
+            self.reject(sock, label_values.CLIENT_GONE)
 
     # Model updates ---------------------------------------------------------
 
@@ -313,7 +313,7 @@ class TrackingMachine(RuleBasedStateMachine):
             if sock.state == "open":
                 self.close(sock, 1001, label_values.SERVER)
             elif sock.state == "pending":
-                self.reject(sock, label_values.ERROR)
+                self.reject(sock, label_values.CLIENT_GONE)
 
 
 TrackingMachine.TestCase.settings = settings(

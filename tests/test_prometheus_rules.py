@@ -45,6 +45,11 @@ RECORDING_RULES = {
         for slo in ("handshake", "close")
         for window in ("5m", "30m", "1h", "6h")
     ),
+    *(
+        f"vidai:websocket_{volume}:rate{window}"
+        for volume in ("handshakes", "closes")
+        for window in ("5m", "30m", "1h", "6h")
+    ),
 }
 SEVERITIES = {"critical", "warning", "info"}
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from channels_redis.core import RedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
 from .conftest import require_tool
@@ -65,9 +66,16 @@ def test_each_protection_is_relaxed_only_by_its_own_variable(monkeypatch) -> Non
     assert production_settings(monkeypatch, VIDAI_SSL_REDIRECT="")["SECURE_SSL_REDIRECT"] is True
 
 
-def test_the_proxy_scheme_header_is_read_only_behind_trusted_proxies(monkeypatch) -> None:
+def test_django_never_reads_the_scheme_header_itself(monkeypatch) -> None:
+    # uvicorn sets the scheme, from trusted proxies only (test_server_hardening).
     values = production_settings(monkeypatch, VIDAI_TRUSTED_PROXIES="10.0.0.0/8")
-    assert values["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert "SECURE_PROXY_SSL_HEADER" not in values
+
+
+@pytest.mark.parametrize("value", ["true", "yes", "on", "2"])
+def test_a_flag_is_zero_or_one(monkeypatch, value) -> None:
+    with pytest.raises(ImproperlyConfigured, match="VIDAI_SECURE_COOKIES must be 0 or 1"):
+        production_settings(monkeypatch, VIDAI_SECURE_COOKIES=value)
 
 
 def test_redis_takes_a_password_and_tls(monkeypatch) -> None:

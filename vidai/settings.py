@@ -24,6 +24,9 @@ def _env_count(name: str) -> int | str | None:
 
 def _env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name, "")
+    if value not in ("", "0", "1"):
+        # "true" or "yes" must not quietly turn a protection off.
+        raise ImproperlyConfigured(f"{name} must be 0 or 1, not {value!r}")
     return default if not value else value == "1"
 
 
@@ -127,10 +130,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("VIDAI_HSTS_INCLUDE_SUBDOMAINS", True
 # Allows submission to browsers' preload lists; submitting is a separate step.
 SECURE_HSTS_PRELOAD = _env_flag("VIDAI_HSTS_PRELOAD", True)
 SESSION_COOKIE_AGE = int(os.environ.get("VIDAI_SESSION_SECONDS") or 8 * 3600)
-# Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto;
-# only then, as only then is there a proxy to set it.
-if _env_list("VIDAI_TRUSTED_PROXIES"):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any
+# peer. uvicorn, trusting VIDAI_TRUSTED_PROXIES only (vidai/serving.py), sets
+# the request's scheme from that header itself.
 
 # The exporter's settings; see README "Settings". Its defaults are in
 # metrics/conf.py; an environment variable that is set overrides one key.
@@ -151,7 +153,10 @@ _METRICS_FROM_ENV = {
     "PROMETHEUS_URL": os.environ.get("VIDAI_PROMETHEUS_URL"),
     "PROMETHEUS_JOB": os.environ.get("VIDAI_PROMETHEUS_JOB"),
 }
-VIDAI_METRICS = {key: value for key, value in _METRICS_FROM_ENV.items() if value}
+# Unset (None), empty or empty-list variables leave the default; 0 reaches E003.
+VIDAI_METRICS = {
+    key: value for key, value in _METRICS_FROM_ENV.items() if value not in (None, "", [])
+}
 
 LOGGING = {
     "version": 1,

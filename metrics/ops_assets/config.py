@@ -38,10 +38,16 @@ class Config:
     # SLOs: the share of handshakes and of closes the server gets right.
     handshake_objective: float = 0.999
     close_objective: float = 0.999
+    # Burn-rate alerts need this many handshakes (closes) per second over their
+    # long window: one failure in a quiet night hour is no burn.
+    slo_min_rate: float = 1 / 60
     # Staleness of a multiprocess worker's refresh stamp, against its scrape time.
     worker_stale_seconds: int = 30
-    # A type counts as dropped when its hour averaged this many open connections.
+    # A type counts as dropped when its hour averaged this many open connections
+    # and handshakes keep failing or being refused at this many per second: many
+    # users locked out, not one logged-out tab retrying once a minute at night.
     dropped_baseline: int = 5
+    dropped_min_rate: float = 0.05
     # Share of targets down that pages, fleet-wide.
     fleet_down_ratio: float = 0.5
     # Churn: share of closes in the lifetime histogram's bucket at or under

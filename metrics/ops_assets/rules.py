@@ -100,16 +100,28 @@ def _slo(config: Config) -> list[Rule]:
     sel, by = config.selector, config.by_fleet
     rules: list[Rule] = []
     for window in _RATIO_WINDOWS:
-        handshakes = (
-            f"sum by ({by}) (rate(vidai_websocket_connections_opened_total{{{sel}}}[{window}]))\n"
-            f"+\nsum by ({by}) "
-            f"(rate(vidai_websocket_connections_rejected_total{{{sel}}}[{window}]))"
+        rules.append(
+            {
+                "record": f"vidai:websocket_handshakes:rate{window}",
+                "expr": f"sum by ({by}) "
+                f"(rate(vidai_websocket_connections_opened_total{{{sel}}}[{window}]))\n"
+                f"+\nsum by ({by}) "
+                f"(rate(vidai_websocket_connections_rejected_total{{{sel}}}[{window}]))",
+            }
         )
         rules.append(
             {
                 "record": f"vidai:websocket_handshake_errors:ratio_rate{window}",
                 "expr": f"sum by ({by}) (rate(vidai_websocket_connections_rejected_total"
-                f'{{{sel}, reason="error"}}[{window}]))\n/\n(\n{handshakes}\n)',
+                f'{{{sel}, reason="error"}}[{window}]))\n/\n'
+                f"vidai:websocket_handshakes:rate{window}",
+            }
+        )
+        rules.append(
+            {
+                "record": f"vidai:websocket_closes:rate{window}",
+                "expr": f"sum by ({by}) "
+                f"(rate(vidai_websocket_connections_closed_total{{{sel}}}[{window}]))",
             }
         )
         rules.append(
@@ -117,21 +129,23 @@ def _slo(config: Config) -> list[Rule]:
                 "record": f"vidai:websocket_close_errors:ratio_rate{window}",
                 "expr": f"sum by ({by}) (rate(vidai_websocket_connections_closed_total"
                 f'{{{sel}, reason="internal_error"}}[{window}]))\n/\n'
-                f"sum by ({by}) (rate(vidai_websocket_connections_closed_total"
-                f"{{{sel}}}[{window}]))",
+                f"vidai:websocket_closes:rate{window}",
             }
         )
     return rules
 
 
-def _burn_alerts(config: Config, name: str, ratio: str, objective: float, what: str) -> list[Rule]:
+def _burn_alerts(
+    config: Config, name: str, ratio: str, volume: str, objective: float, what: str
+) -> list[Rule]:
     budget = 1 - objective
     alerts = []
     for kind, (long, short, burn) in SLO_WINDOWS.items():
         threshold = round(burn * budget, 10)
         expr = (
             f"vidai:{ratio}:ratio_rate{long} > {threshold!r}\n"
-            f"and\nvidai:{ratio}:ratio_rate{short} > {threshold!r}"
+            f"and\nvidai:{ratio}:ratio_rate{short} > {threshold!r}\n"
+            f"and\nvidai:{volume}:rate{long} >= {config.slo_min_rate!r}"
         )
         alerts.append(
             _alert(
@@ -248,7 +262,8 @@ def _alerts(config: Config) -> list[Rule]:
             "VidaiWebSocketConnectionsDropped",
             f"vidai:websocket_connections:sum == 0\n"
             f"and on ({by}, type)\n"
-            f"sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m) > 0\n"
+            f"sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m)"
+            f" > {config.dropped_min_rate!r}\n"
             f"and on ({by}, type)\n"
             f"avg_over_time(vidai:websocket_connections:sum[1h]) >= {config.dropped_baseline}",
             severity=config.ticket,
@@ -266,7 +281,8 @@ def _alerts(config: Config) -> list[Rule]:
             "VidaiWebSocketFleetConnectionsDropped",
             f"sum by ({fleet}, type) (vidai:websocket_connections:sum) == 0\n"
             f"and on ({fleet}, type)\n"
-            f"sum by ({fleet}, type) (vidai:websocket_connections_rejected:rate5m) > 0\n"
+            f"sum by ({fleet}, type) (vidai:websocket_connections_rejected:rate5m)"
+            f" > {config.dropped_min_rate!r}\n"
             f"and on ({fleet}, type)\n"
             f"sum by ({fleet}, type) (avg_over_time(vidai:websocket_connections:sum[1h]))"
             f" >= {config.dropped_baseline}",
@@ -415,6 +431,7 @@ def _alerts(config: Config) -> list[Rule]:
             config,
             "VidaiWebSocketHandshakeErrorBudgetBurn",
             "websocket_handshake_errors",
+            "websocket_handshakes",
             config.handshake_objective,
             "WebSocket handshakes",
         ),
@@ -422,6 +439,7 @@ def _alerts(config: Config) -> list[Rule]:
             config,
             "VidaiWebSocketCloseErrorBudgetBurn",
             "websocket_close_errors",
+            "websocket_closes",
             config.close_objective,
             "WebSocket closes",
         ),
