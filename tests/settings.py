@@ -12,3 +12,6 @@ VIDAI_METRICS = {
     **VIDAI_METRICS,  # noqa: F405
     "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0"),
 }
+
+# Logging in is on many tests' path; the default hasher is slow on purpose.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -97,6 +97,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 # The exporter's settings; see README "Settings". Its defaults are in
 # metrics/conf.py; an environment variable that is set overrides one key.
