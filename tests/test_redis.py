@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from .accounts import CONSULTATION_A, Accounts
 from .conftest import VIDAI_TYPES, require_tool
 from .prometheus import run_prometheus
 from .servers import LiveServer, free_port, run_server, value
@@ -50,7 +51,9 @@ def local_counts(server: LiveServer) -> dict[str, int]:
     return {t: int(value(samples, OPEN, type=t)) for t in VIDAI_TYPES}
 
 
-async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str) -> None:
+async def test_two_hosts_share_call_rooms_and_report_one_fleet(
+    sqlite_path: str, accounts: Accounts
+) -> None:
     redis_server = require_tool("redis-server")
     prometheus = require_tool("prometheus")
     ports = [free_port(), free_port()]
@@ -69,9 +72,10 @@ async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str)
             run_server("uvicorn", sqlite_path, port=ports[1], **env) as second,
         ):
             # A call room across both hosts relays signals both ways through Redis.
+            call = f"/ws/call/{CONSULTATION_A}/"
             async with (
-                connect(first.ws + "/ws/call/across-hosts/") as doctor,
-                connect(second.ws + "/ws/call/across-hosts/") as patient,
+                connect(first.ws + call, **accounts.handshake(first, "doctor")) as doctor,
+                connect(second.ws + call, **accounts.handshake(second, "patient")) as patient,
             ):
                 await doctor.send(json.dumps({"type": "offer", "sdp": "from-first"}))
                 assert json.loads(await asyncio.wait_for(patient.recv(), 5)) == {
@@ -84,8 +88,12 @@ async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str)
                     "sdp": "from-second",
                 }
 
-                extra = [await connect(second.ws + "/ws/stt/") for _ in range(3)]
-                extra.append(await connect(first.ws + "/ws/stt/sales/"))
+                plain, staff = (
+                    accounts.handshake(second, "plain"),
+                    accounts.handshake(first, "staff"),
+                )
+                extra = [await connect(second.ws + "/ws/stt/", **plain) for _ in range(3)]
+                extra.append(await connect(first.ws + "/ws/stt/sales/", **staff))
                 try:
                     expected = {t: 0 for t in VIDAI_TYPES} | {
                         "call": 2,

@@ -118,6 +118,16 @@ _METRICS_FROM_ENV = {
 }
 VIDAI_METRICS = {key: value for key, value in _METRICS_FROM_ENV.items() if value}
 
+# Vidai's WebSocket policy; see README "Settings". Defaults in consultation/conf.py.
+_WEBSOCKETS_FROM_ENV = {
+    # Origins besides ALLOWED_HOSTS whose pages may open sockets (scheme://host[:port]).
+    "ALLOWED_ORIGINS": _env_list("VIDAI_WEBSOCKET_ORIGINS") or None,
+    "SOCKETS_PER_USER": os.environ.get("VIDAI_SOCKETS_PER_USER"),
+    "MESSAGE_RATE": os.environ.get("VIDAI_WEBSOCKET_MESSAGE_RATE"),
+    "RECHECK_SECONDS": os.environ.get("VIDAI_SESSION_RECHECK_SECONDS"),
+}
+VIDAI_WEBSOCKETS = {key: value for key, value in _WEBSOCKETS_FROM_ENV.items() if value}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
