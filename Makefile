@@ -36,8 +36,10 @@ frontend: $(BUNDLE_STAMP)
 vitest: $(NODE_STAMP)
 	cd frontend && npm test
 
+# seed_demo (DEBUG only) creates the demo users and consultation and prints how to log in.
 run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=1 $(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
 		--ws-ping-interval 20 --ws-ping-timeout 20
 
@@ -46,6 +48,7 @@ run: $(STAMP) frontend
 WORKERS ?= 4
 run-workers: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
 		--workers $(WORKERS) vidai.asgi:application
 
