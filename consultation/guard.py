@@ -141,17 +141,21 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if ended and ended == session_digest(self._session_key):
             await self.end(CLOSE_UNAUTHENTICATED)
         else:
-            await self.recheck()
+            await self._recheck_quietly()
 
     async def access_changed(self, event: dict[str, Any]) -> None:
         """The user's records changed (staff flag, seats, password): check again."""
-        await self.recheck()
+        await self._recheck_quietly()
 
     async def _recheck_every(self, seconds: float) -> None:
         while not self.ending:
             await asyncio.sleep(seconds)
-            try:
-                await self.recheck()
-            except Exception as error:
-                # A database or a socket gone away: try again next time, quietly.
-                logger.warning("socket re-check failed: %s", type(error).__name__)
+            await self._recheck_quietly()
+
+    async def _recheck_quietly(self) -> None:
+        try:
+            await self.recheck()
+        except Exception as error:
+            # The database, or a client gone mid-close: the next re-check tries
+            # again. Only the error's class is logged: no ids, no names.
+            logger.warning("socket re-check failed: %s", type(error).__name__)

@@ -3,7 +3,7 @@
 A browser sends the session cookie with any page's WebSocket, whatever site
 the page is on; the ``Origin`` header is what tells them apart. Allowed: the
 site's own hosts (``ALLOWED_HOSTS``, in DEBUG with none set the local ones,
-as Django's host validation does) on any port, and the exact origins in
+as Django's host validation does; ``*`` counts for none) on any port, and the exact origins in
 ``VIDAI_WEBSOCKETS["ALLOWED_ORIGINS"]``. ``Origin: null`` (sandboxed frames,
 file pages) and a missing Origin are refused: nothing tells whose page it is.
 
@@ -40,6 +40,8 @@ def origin_allowed(origin: str | None) -> bool:
     if origin.rstrip("/").lower() in policy().allowed_origins:
         return True
     hosts = settings.ALLOWED_HOSTS or (_DEBUG_HOSTS if settings.DEBUG else ())
+    # "*" names no host of this site: it would let every site's pages in.
+    hosts = [pattern for pattern in hosts if pattern != "*"]
     host = f"[{hostname}]" if ":" in hostname else hostname
     return validate_host(host, hosts)
 

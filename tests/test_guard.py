@@ -48,6 +48,16 @@ def test_origins(origin: str | None, allowed: bool) -> None:
         assert origin_allowed(origin) is allowed
 
 
+def test_a_wildcard_allowed_host_lets_no_other_site_in() -> None:
+    with override_settings(ALLOWED_HOSTS=["*"], VIDAI_WEBSOCKETS={}):
+        assert not origin_allowed("https://evil.example")
+        assert not origin_allowed("http://127.0.0.1:8000")
+    with override_settings(
+        ALLOWED_HOSTS=["*"], VIDAI_WEBSOCKETS={"ALLOWED_ORIGINS": ["https://vidai.example"]}
+    ):
+        assert origin_allowed("https://vidai.example")
+
+
 def test_debug_without_allowed_hosts_allows_the_local_hosts_only() -> None:
     with override_settings(ALLOWED_HOSTS=[], DEBUG=True):
         assert origin_allowed("http://localhost:5173")
