@@ -14,8 +14,6 @@ import math
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from .access import Seat, consultation_id, group_for, may_read_feeds, record_join, seat_of
 from .guard import GuardedConsumer
 
@@ -143,8 +141,8 @@ class SeatedConsumer(JsonConsumer):
     """A consumer of one consultation's room: only its participants get in.
 
     ``authorize`` finds the user's seat (role and display name from the
-    server's record); ``seated`` accepts, joins the room's group and adds the
-    join to the audit trail.
+    server's record); admitting adds the join to the audit trail (in the same
+    trip to the database); ``seated`` joins the room's group and accepts.
     """
 
     room_kind = ""
@@ -163,13 +161,19 @@ class SeatedConsumer(JsonConsumer):
             self.seat = seat
         return seat is not None
 
+    def admit(self, user: Any) -> bool:
+        if not self.authorize(user):
+            return False
+        if self.seat is not None:
+            record_join(user, self.seat, self.room_kind)
+        return True
+
     async def seated(self) -> Seat:
         seat = self.seat
         assert seat is not None  # authorize() let the handshake through
         self.group = group_for(self.room_kind, seat.consultation_id)
         await self.join(self.group)
         await self.accept()
-        await database_sync_to_async(record_join)(self.scope["user"], seat, self.room_kind)
         return seat
 
 
@@ -209,6 +213,9 @@ class SttConsumer(SeatedConsumer):
 
     def authorize(self, user: Any) -> bool:
         return self.consultation_ref() is None or super().authorize(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        return self.consultation_ref() is None
 
     async def connect(self) -> None:
         self.frames = 0
@@ -289,6 +296,9 @@ class SttSalesConsumer(JsonConsumer):
     def authorize(self, user: Any) -> bool:
         return may_read_feeds(user)
 
+    def admitted_at_once(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff)  # the permission needs a query
+
     async def connect(self) -> None:
         await self.join(SALES_GROUP)
         await self.accept()
@@ -309,6 +319,9 @@ class SttAdminConsumer(JsonConsumer):
 
     def authorize(self, user: Any) -> bool:
         return may_read_feeds(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff)  # the permission needs a query
 
     async def connect(self) -> None:
         await self.join(SALES_GROUP)

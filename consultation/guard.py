@@ -2,8 +2,8 @@
 
 ``GuardedConsumer`` refuses a handshake before accepting it, with the close
 code that names why (``metrics.REFUSAL_CODES``): 4401 without a logged-in
-user, 4403 when the route's rule (``authorize``) says no, 4429 past the
-user's socket cap. Once open, a socket follows its session: it closes with
+user, 4429 past the user's socket cap, 4403 when the route's rule
+(``authorize``) says no. Once open, a socket follows its session: it closes with
 4401 when its session logs out (a broadcast to the user's group, so it
 works across hosts on the Redis layer), when the user's records change so
 that the rule no longer holds (staff flag removed, participant removed, user
@@ -54,6 +54,18 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Whether ``user`` may hold this socket (runs in a thread: it may query)."""
         return True
 
+    def admit(self, user: Any) -> bool:
+        """``authorize``, plus what admitting records, in one trip to the database."""
+        return self.authorize(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        """Whether the rule admits ``user`` from what is in hand, with no query.
+
+        Channels sends every consumer's database work to one thread; a
+        handshake that needs none should not queue behind the others.
+        """
+        return False
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
@@ -69,14 +81,19 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not await database_sync_to_async(self.authorize)(user):
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+        # The cap first: it costs nothing, and a user past it never reaches the database.
         current = policy()
         if not open_sockets.claim(user.pk, current.sockets_per_user):
             await self.close(code=CLOSE_OVER_LIMIT)
             return
         self._claimed, self.user_id = True, user.pk
+        # Not in Channels' one database thread, where every consumer's message
+        # queues (it closes old connections before each): a busy server's
+        # handshakes would wait for each other's seat lookups and audit writes.
+        admit = database_sync_to_async(self.admit, thread_sensitive=False)
+        if not (self.admitted_at_once(user) or await admit(user)):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         session = self.scope.get("session")
         self._session_key = getattr(session, "session_key", None) if session else None
         self._rate = FrameRate(current.message_burst, current.message_seconds)
