@@ -56,11 +56,11 @@ class JsonConsumer(GuardedConsumer):
             await super().__call__(scope, receive, send)
         finally:
             # Channels calls disconnect() only for a websocket.disconnect it
-            # dispatches. A handler that raised first skips it: typically a
-            # relay to a client that has just gone (uvicorn's send raises
-            # ClientDisconnected). The dead channel would stay in its groups
-            # and get a copy of every broadcast, kept by the layer until one
-            # expires (60 s in memory) and a later call cleans it up.
+            # dispatches. A handler that raised first skips it (a send to a
+            # client that has gone no longer raises: GuardedConsumer.__call__).
+            # The dead channel would stay in its groups and get a copy of
+            # every broadcast, kept by the layer until one expires (60 s in
+            # memory) and a later call cleans it up.
             if self.joined:
                 await self.disconnect(ABNORMAL_CLOSURE)
                 await self.leave_groups()

@@ -36,6 +36,22 @@ from .limits import FrameRate, open_sockets
 
 logger = logging.getLogger(__name__)
 CLOSE_POLICY_VIOLATION = 1008
+
+
+def _client_gone_errors() -> tuple[type[BaseException], ...]:
+    """What the servers' send raises once the client has gone.
+
+    uvicorn: ``ClientDisconnected``, an ``OSError``; daphne: autobahn's
+    ``Disconnected`` (autobahn is there whenever daphne is).
+    """
+    try:
+        from autobahn.exception import Disconnected
+    except ImportError:
+        return (OSError,)
+    return (OSError, Disconnected)
+
+
+CLIENT_GONE_ERRORS = _client_gone_errors()
 PRIVATE_CLOSE_CODES = 4000
 
 
@@ -46,6 +62,7 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     user_id: object = None
     ending = False
     _claimed = False
+    _client_gone = False
     _session_key: str | None = None
     _rate: FrameRate | None = None
     _rechecks: asyncio.Task[None] | None = None
@@ -67,8 +84,20 @@ class GuardedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_unless_gone(message: Any) -> None:
+            # A relay or an answer can race a client leaving: the server raises
+            # on sending to it, then delivers its websocket.disconnect, which
+            # ends the consumer as any close does. Raising here would end it
+            # as a server error, with a traceback in the server's log.
+            if self._client_gone:
+                return
+            try:
+                await send(message)
+            except CLIENT_GONE_ERRORS:
+                self._client_gone = True
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_unless_gone)
         finally:
             if self._rechecks is not None:
                 self._rechecks.cancel()

@@ -147,3 +147,8 @@ async def test_hostile_handshakes_get_clear_answers_and_exact_counts(
         assert status == 200
         status, _ = server.get("/" + quoted(junk(rng)))
         assert status < 500
+    # No client input made our code raise: not the gate, not a consumer.
+    server.stop()  # flush and close the log
+    log = server.log()
+    assert "/ws/stt/" in log  # the log really was captured
+    assert "Traceback" not in log

@@ -38,11 +38,13 @@ ROOM_QUERY = f"consultation={CONSULTATION_A}"
 
 @pytest.mark.usefixtures("accounts_db")
 async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> None:
-    """A relay to a client that has just gone raises, as uvicorn's send does.
+    """A relay to a client that has just gone: the server's send raises (uvicorn).
 
-    Channels then never calls disconnect(): without the consumer's own cleanup
-    the dead channel stayed in the room and the layer kept a copy of every
-    later broadcast for it.
+    The consumer stops sending, without a traceback, and leaves the room at
+    the websocket.disconnect the server delivers next. Before, the error
+    ended the consumer (a server error in the log) and, without the consumer's
+    own cleanup, the dead channel stayed in the room and the layer kept a
+    copy of every later broadcast for it.
     """
     stays = WebsocketCommunicator(SttRoomConsumer.as_asgi(), "/ws/stt/room/?" + ROOM_QUERY)
     stays.scope["user"] = await db_user("doctor")
@@ -67,8 +69,9 @@ async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> 
     segment = {"type": "room.event", "event": "segment", "role": "doctor", "name": "Dr Ada Byron"}
     segment["text"] = "hi"
     await layer.group_send(ROOM_GROUP, segment)
-    with pytest.raises(ClientDisconnected):
-        await asyncio.wait_for(goes, 5)
+    await layer.group_send(ROOM_GROUP, segment)  # a second relay: dropped, no raise
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
+    assert await asyncio.wait_for(goes, 5) is None
 
     # Only the doctor's channel is still in the room, and a later broadcast
     # queues nothing for a channel nobody reads.
@@ -78,6 +81,7 @@ async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> 
     assert set(layer.channels) <= {doctor}
     # And the doctor hears that the patient left.
     relayed = {key: v for key, v in segment.items() if key != "type"}
+    assert await stays.receive_json_from() == relayed
     assert await stays.receive_json_from() == relayed
     assert await stays.receive_json_from() == {
         "event": "left",
