@@ -44,8 +44,10 @@ vitest: $(NODE_STAMP)
 UVICORN_FLAGS = --http h11 --h11-max-incomplete-event-size 16384 \
 	$(if $(VIDAI_TRUSTED_PROXIES),--proxy-headers --forwarded-allow-ips '$(VIDAI_TRUSTED_PROXIES)',--no-proxy-headers)
 
+# seed_demo (DEBUG only) creates the demo users and consultation and prints how to log in.
 run: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=1 VIDAI_METRICS_LISTEN=$(METRICS_LISTEN) \
 		$(BIN)/uvicorn vidai.asgi:application --host $(HOST) --port $(PORT) \
 		--ws-ping-interval 20 --ws-ping-timeout 20 $(UVICORN_FLAGS)
@@ -55,6 +57,7 @@ run: $(STAMP) frontend
 WORKERS ?= 4
 run-workers: $(STAMP) frontend
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=1 VIDAI_METRICS_LISTEN=$(METRICS_LISTEN) \
 		$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
 		--workers $(WORKERS) vidai.asgi:application

@@ -1,45 +1,44 @@
 """Vidai's WebSocket consumers: real messaging through the channel layer.
 
 Nothing here counts sockets; ``consultation.routing`` wraps each consumer
-with ``metrics.track``. Room ids and display names stay inside the app:
-group names use a digest of the room, and logs never carry either.
+with ``metrics.track``. Who may connect is ``consultation.guard``'s and
+``consultation.access``'s: every socket belongs to a logged-in user, a
+consultation's rooms to its participants, the feeds to staff. Rooms are per
+consultation; group names are digests of its id, and neither ids nor display
+names ever reach a log line.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from .access import Seat, consultation_id, group_for, may_read_feeds, record_join, seat_of
+from .guard import GuardedConsumer
 
-# Close codes the consumers send (application range 4000-4999).
+# Close code for a text frame over the size limit (application range 4000-4999).
 CLOSE_BAD_MESSAGE = 4400
-CLOSE_BAD_HANDSHAKE = 4403
 # The code disconnect() gets when a consumer ends without a websocket.disconnect.
 ABNORMAL_CLOSURE = 1006
 
-ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SIGNAL_TYPES = frozenset({"offer", "answer", "ice-candidate", "hangup", "mute", "unmute"})
-STT_ROOM_ROLES = frozenset({"doctor", "patient", "interpreter", "nurse", "observer"})
-MAX_NAME_LENGTH = 64
 MAX_SIGNAL_BYTES = 64 * 1024
 MAX_TRANSCRIPT_CHARS = 4000
 # Arrays and objects in a client frame: SDP and ICE need a few levels, never dozens.
 MAX_NESTING = 16
 
 SALES_GROUP = "stt-sales"
-STT_ROOM_GROUP = "stt-room"
 
 
-def room_group(room: str) -> str:
-    """Group name for a call room: a digest, so the room id is never a channel name."""
-    return "call-" + hashlib.sha256(room.encode("utf-8")).hexdigest()[:32]
+def query_value(scope: dict[str, Any], name: str) -> str | None:
+    """The first value of a query parameter, or None."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    values = query.get(name)
+    return values[0] if values else None
 
 
-class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class JsonConsumer(GuardedConsumer):
     """JSON consumer that answers bad frames with an error instead of crashing.
 
     Groups are joined with ``join`` and left with ``leave_groups``, so that a
@@ -47,7 +46,6 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """
 
     max_text_chars = MAX_SIGNAL_BYTES
-    joined: frozenset[str] = frozenset()
     frame_types: frozenset[str] = frozenset()
     """The ``type`` values a client may send; any other frame gets an error reply."""
     default_frame_type: str | None = None
@@ -58,33 +56,21 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await super().__call__(scope, receive, send)
         finally:
             # Channels calls disconnect() only for a websocket.disconnect it
-            # dispatches. A handler that raised first skips it: typically a
-            # relay to a client that has just gone (uvicorn's send raises
-            # ClientDisconnected). The dead channel would stay in its groups
-            # and get a copy of every broadcast, kept by the layer until one
-            # expires (60 s in memory) and a later call cleans it up.
+            # dispatches. A handler that raised first skips it (a send to a
+            # client that has gone no longer raises: GuardedConsumer.__call__).
+            # The dead channel would stay in its groups and get a copy of
+            # every broadcast, kept by the layer until one expires (60 s in
+            # memory) and a later call cleans it up.
             if self.joined:
                 await self.disconnect(ABNORMAL_CLOSURE)
                 await self.leave_groups()
-
-    async def join(self, group: str) -> None:
-        """Add this consumer's channel to a group, remembering it for the way out."""
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined |= {group}
-
-    async def leave_groups(self) -> bool:
-        """Leave every group joined; return whether there was any. Idempotent."""
-        joined, self.joined = self.joined, frozenset()
-        for group in sorted(joined):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        return bool(joined)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if bytes_data is not None:
             await self.receive_bytes(bytes_data)
             return
         if text_data is None or len(text_data) > self.max_text_chars:
-            await self.close(code=CLOSE_BAD_MESSAGE)
+            await self.end(CLOSE_BAD_MESSAGE)
             return
         try:
             content = await self.decode_json(text_data)
@@ -151,20 +137,58 @@ def _unrelayable(content: object) -> str | None:
     return None
 
 
-class CallConsumer(JsonConsumer):
-    """WebRTC signalling relay between the peers of one room."""
+class SeatedConsumer(JsonConsumer):
+    """A consumer of one consultation's room: only its participants get in.
 
-    group: str = ""
-    frame_types = SIGNAL_TYPES
+    ``authorize`` finds the user's seat (role and display name from the
+    server's record); admitting adds the join to the audit trail (in the same
+    trip to the database); ``seated`` joins the room's group and accepts.
+    """
 
-    async def connect(self) -> None:
-        room = self.scope["url_route"]["kwargs"].get("room", "")
-        if not ROOM_ID.fullmatch(room):
-            await self.close()
-            return
-        self.group = room_group(room)
+    room_kind = ""
+    seat: Seat | None = None
+    group = ""
+
+    def consultation_ref(self) -> str | None:
+        """Where this route carries the consultation id."""
+        return query_value(self.scope, "consultation")
+
+    def authorize(self, user: Any) -> bool:
+        consultation = consultation_id(self.consultation_ref())
+        seat = seat_of(user, consultation) if consultation else None
+        # The seat the socket was admitted with stays its own; a re-check only confirms.
+        if self.seat is None:
+            self.seat = seat
+        return seat is not None
+
+    def admit(self, user: Any) -> bool:
+        if not self.authorize(user):
+            return False
+        if self.seat is not None:
+            record_join(user, self.seat, self.room_kind)
+        return True
+
+    async def seated(self) -> Seat:
+        seat = self.seat
+        assert seat is not None  # authorize() let the handshake through
+        self.group = group_for(self.room_kind, seat.consultation_id)
         await self.join(self.group)
         await self.accept()
+        return seat
+
+
+class CallConsumer(SeatedConsumer):
+    """WebRTC signalling relay between the participants of one consultation."""
+
+    room_kind = "call"
+    frame_types = SIGNAL_TYPES
+
+    def consultation_ref(self) -> str | None:
+        room: str | None = self.scope["url_route"]["kwargs"].get("room")
+        return room
+
+    async def connect(self) -> None:
+        await self.seated()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         await self.channel_layer.group_send(
@@ -175,19 +199,30 @@ class CallConsumer(JsonConsumer):
         if event["sender"] != self.channel_name:
             await self.send_json(event["signal"])
 
-    async def disconnect(self, code: int) -> None:
-        await self.leave_groups()
 
+class SttConsumer(SeatedConsumer):
+    """Speech-to-text stream: acks audio frames, relays transcript segments to the feeds.
 
-class SttConsumer(JsonConsumer):
-    """Speech-to-text stream: acks audio frames, relays transcript segments to sales."""
+    Any logged-in user may stream; segments reach the feeds only from a stream
+    bound to a consultation the user takes part in (``?consultation=<id>``).
+    """
 
+    room_kind = "stt"
     frames = 0
     frame_types = frozenset({"segment"})
 
+    def authorize(self, user: Any) -> bool:
+        return self.consultation_ref() is None or super().authorize(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        return self.consultation_ref() is None
+
     async def connect(self) -> None:
         self.frames = 0
-        await self.accept()
+        if self.seat is None:
+            await self.accept()
+        else:
+            await self.seated()
 
     async def receive_bytes(self, data: bytes) -> None:
         self.frames += 1
@@ -198,6 +233,9 @@ class SttConsumer(JsonConsumer):
         if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
             await self.send_error("segment text is missing or too long")
             return
+        if self.seat is None:
+            await self.send_error("segments need a consultation: connect with ?consultation=<id>")
+            return
         # The event's own keys last: nothing a client sends can set its type.
         event = {"text": text, "final": bool(content.get("final", False))}
         await self.channel_layer.group_send(SALES_GROUP, {**event, "type": "transcript.event"})
@@ -205,29 +243,21 @@ class SttConsumer(JsonConsumer):
         await self.send_json({"type": "ack", "seq": self.frames})
 
 
-class SttRoomConsumer(JsonConsumer):
-    """A participant in the transcript room, with a role from an allow-list.
+class SttRoomConsumer(SeatedConsumer):
+    """A participant in a consultation's transcript room.
 
-    A bad role or name is accepted and closed at once with 4403, so that a
-    browser, which cannot read a refused handshake's HTTP status, learns why.
+    Role and display name are the participant's record; ``?role=`` and
+    ``?name=`` in the query (the old form) are ignored, so nobody can claim
+    to be the doctor.
     """
 
-    query_params = ("role", "name")
+    room_kind = "stt_room"
+    query_params = ("consultation",)
     frame_types = frozenset({"segment"})
     default_frame_type = "segment"
-    role = ""
-    display_name = ""
 
     async def connect(self) -> None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        role = (query.get("role") or [""])[0]
-        name = (query.get("name") or [""])[0].strip()
-        await self.accept()
-        if role not in STT_ROOM_ROLES or not 0 < len(name) <= MAX_NAME_LENGTH:
-            await self.close(code=CLOSE_BAD_HANDSHAKE)
-            return
-        self.role, self.display_name = role, name
-        await self.join(STT_ROOM_GROUP)
+        await self.seated()
         await self._announce("joined")
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -235,36 +265,39 @@ class SttRoomConsumer(JsonConsumer):
         if not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS:
             await self.send_error("expected {'text': ...}")
             return
-        await self.channel_layer.group_send(
-            STT_ROOM_GROUP,
-            {
-                "type": "room.event",
-                "event": "segment",
-                "role": self.role,
-                "name": self.display_name,
-                "text": text,
-            },
-        )
+        await self._send_event("segment", text=text)
 
     async def room_event(self, event: dict[str, Any]) -> None:
         await self.send_json({key: value for key, value in event.items() if key != "type"})
 
     async def disconnect(self, code: int) -> None:
         # Leave first: the announcement is for the members who stay.
-        if await self.leave_groups():
+        if await self.leave_groups() and self.group:
             await self._announce("left")
 
     async def _announce(self, event: str) -> None:
+        await self._send_event(event)
+
+    async def _send_event(self, event: str, **extra: str) -> None:
+        seat = self.seat
+        assert seat is not None
         await self.channel_layer.group_send(
-            STT_ROOM_GROUP,
-            {"type": "room.event", "event": event, "role": self.role, "name": self.display_name},
-        )
+            self.group,
+            {"type": "room.event", "event": event, "role": seat.role,
+             "name": seat.display_name, **extra},
+        )  # fmt: skip
 
 
 class SttSalesConsumer(JsonConsumer):
-    """Sales monitoring feed: every transcript segment from the stt streams."""
+    """Sales monitoring feed: every transcript segment from the stt streams (staff)."""
 
     frame_types = frozenset({"ping"})
+
+    def authorize(self, user: Any) -> bool:
+        return may_read_feeds(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff)  # the permission needs a query
 
     async def connect(self) -> None:
         await self.join(SALES_GROUP)
@@ -278,20 +311,19 @@ class SttSalesConsumer(JsonConsumer):
             {"type": "segment", "text": event["text"], "final": event.get("final", False)}
         )
 
-    async def disconnect(self, code: int) -> None:
-        await self.leave_groups()
-
 
 class SttAdminConsumer(JsonConsumer):
-    """Staff-only admin feed; any other user's handshake is denied (HTTP 403)."""
+    """Staff admin feed: the transcript segments, after a welcome."""
 
     frame_types = frozenset({"ping"})
 
+    def authorize(self, user: Any) -> bool:
+        return may_read_feeds(user)
+
+    def admitted_at_once(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff)  # the permission needs a query
+
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
-            await self.close()
-            return
         await self.join(SALES_GROUP)
         await self.accept()
         await self.send_json({"type": "welcome", "feed": "admin"})
@@ -301,6 +333,3 @@ class SttAdminConsumer(JsonConsumer):
 
     async def transcript_event(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "segment", "text": event["text"]})
-
-    async def disconnect(self, code: int) -> None:
-        await self.leave_groups()

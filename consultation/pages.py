@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -25,6 +26,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
+
+from .access import may_read_feeds
+from .models import Participant
 
 ENTRY = "src/page/main.jsx"
 # File names Vite emits: letters, digits, "-", "_" and dots, never a leading dot or a slash.
@@ -84,7 +88,12 @@ def status_page(request: HttpRequest) -> HttpResponse:
     """The indicator and try-it panel, or how to build them when the bundle is missing."""
     bundle = load_bundle(frontend_dist())
     assets = reverse("consultation:socket-status-ui") + "assets/"
+    user = request.user
     context = {
+        # What the try-it panel may open: a logged-in user's own consultation and feeds.
+        "logged_in": user.is_authenticated,
+        "consultation": _own_consultation(user) if user.is_authenticated else None,
+        "feeds": user.is_authenticated and may_read_feeds(user),
         "bundle": bundle,
         "scripts": [assets + name for name in bundle.scripts] if bundle else [],
         "styles": [assets + name for name in bundle.styles] if bundle else [],
@@ -94,6 +103,17 @@ def status_page(request: HttpRequest) -> HttpResponse:
     response = render(request, "consultation/status_page.html", context)
     response["Cache-Control"] = "no-cache"
     return response
+
+
+def _own_consultation(user: Any) -> str | None:
+    """The id of the latest consultation the user takes part in, or None."""
+    found = (
+        Participant.objects.filter(user_id=user.pk)
+        .order_by("-consultation__created_at")
+        .values_list("consultation_id", flat=True)
+        .first()
+    )
+    return str(found) if found else None
 
 
 @login_not_required

@@ -14,6 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from consultation.origin import OriginCheck  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import StatusFastPath, track, track_rejections, with_metrics_listener  # noqa: E402
 from vidai.asgi import STATUS_PATH  # noqa: E402
@@ -93,9 +94,11 @@ application = with_metrics_listener(
         {
             "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),
             "websocket": track_rejections(
-                AuthMiddlewareStack(
-                    URLRouter(
-                        [*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]]
+                OriginCheck(
+                    AuthMiddlewareStack(
+                        URLRouter(
+                            [*websocket_urlpatterns[:-1], *fault_routes, websocket_urlpatterns[-1]]
+                        )
                     )
                 )
             ),

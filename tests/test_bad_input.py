@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from metrics import label_values
 
+from .accounts import CONSULTATION_A, Accounts
 from .conftest import VIDAI_TYPES
 from .servers import LiveServer, SeriesKey, value
 
@@ -68,17 +69,18 @@ def hostile_path(rng: random.Random, category: int) -> str:
     if category == 2:
         room = "".join(rng.choice(string.ascii_letters) for _ in range(8))
         return f"/ws/call/{room}/?{query}"
-    if category == 3:
-        return f"/ws/stt/room/?{query}"
+    if category == 3:  # the participant's own room, with a forged role and name
+        return f"/ws/stt/room/?consultation={CONSULTATION_A}&{query}"
     if category == 4:
         return f"/ws/stt/?{query}"
     return f"/ws/stt/admin/?{query}"
 
 
-async def attempt(server: LiveServer, path: str, frame: str) -> int:
-    """Open a socket, send one junk frame, close; return the handshake's HTTP status."""
+async def attempt(server: LiveServer, accounts: Accounts, path: str, frame: str) -> int:
+    """Open a socket as a participant, send one junk frame, close; return the HTTP status."""
+    doctor = accounts.handshake(server, "doctor")
     try:
-        async with connect(server.ws + path, open_timeout=10, max_size=None) as ws:
+        async with connect(server.ws + path, open_timeout=10, max_size=None, **doctor) as ws:
             try:
                 await ws.send(frame)
                 await asyncio.wait_for(ws.recv(), 5)
@@ -107,19 +109,21 @@ def reached_app(samples: dict[SeriesKey, float]) -> float:
     )  # fmt: skip
 
 
-async def test_hostile_handshakes_get_clear_answers_and_exact_counts(asgi_server: LiveServer):
+async def test_hostile_handshakes_get_clear_answers_and_exact_counts(
+    asgi_server: LiveServer, accounts: Accounts
+):
     server = asgi_server
     rng = random.Random(6455)
     # One of each kind first, so every series the run can touch exists before it.
     for category in range(6):
-        await attempt(server, hostile_path(rng, category), "warm-up")
+        await attempt(server, accounts, hostile_path(rng, category), "warm-up")
     idle = lambda s: all(  # noqa: E731
         value(s, "vidai_websocket_connections", type=t) == 0 for t in KNOWN_TYPES
     )
     before = await asyncio.to_thread(server.wait_for, idle)
 
     statuses = [
-        await attempt(server, hostile_path(rng, rng.randrange(6)), junk(rng) + BIG_FRAME)
+        await attempt(server, accounts, hostile_path(rng, rng.randrange(6)), junk(rng) + BIG_FRAME)
         for _ in range(ATTEMPTS)
     ]
     after = await asyncio.to_thread(server.wait_for, idle)
@@ -143,3 +147,8 @@ async def test_hostile_handshakes_get_clear_answers_and_exact_counts(asgi_server
         assert status == 200
         status, _ = server.get("/" + quoted(junk(rng)))
         assert status < 500
+    # No client input made our code raise: not the gate, not a consumer.
+    server.stop()  # flush and close the log
+    log = server.log()
+    assert "/ws/stt/" in log  # the log really was captured
+    assert "Traceback" not in log

@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from websockets.sync.client import ClientConnection, connect
 
+from .accounts import CONSULTATION_A, PASSWORD, Accounts, create_accounts
 from .browser import PageWatch, chromium, fresh_output_dir, require_bundle, set_visibility
 from .browser import unhandled_rejections as rejections
 from .conftest import require_tool
@@ -65,11 +67,28 @@ def test_page_mounts_the_built_bundle(client: Client, bundle: Path, url: str) ->
     response = client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<div id="vidai-status-page" data-status-url="/consultation/socket-status/">' in html
+    assert '<div id="vidai-status-page" data-status-url="/consultation/socket-status/"' in html
+    # Anonymous: the try-it panel offers nothing; the page links to the login.
+    assert 'data-logged-in="" data-consultation=""' in html
+    assert 'data-feeds=""' in html
+    assert 'href="/accounts/login/?next=' in html
     assets = "/consultation/socket-status/ui/assets/"
     assert f'<script type="module" src="{assets}main-abc123.js">' in html
     assert f'<link rel="stylesheet" href="{assets}main-def456.css">' in html
     assert "make frontend" not in html
+
+
+@pytest.mark.django_db
+def test_page_tells_the_panel_what_a_logged_in_user_may_open(client: Client, bundle: Path) -> None:
+    create_accounts()
+    client.force_login(get_user_model().objects.get(username="doctor"))
+    html = client.get("/").content.decode()
+    assert f'data-logged-in="1" data-consultation="{CONSULTATION_A}"' in html
+    assert 'data-feeds=""' in html
+    assert "Logged in as doctor." in html
+    client.force_login(get_user_model().objects.get(username="plain"))
+    html = client.get("/").content.decode()
+    assert 'data-logged-in="1" data-consultation=""' in html
 
 
 @pytest.mark.parametrize("url", PAGE_URLS)
@@ -117,10 +136,24 @@ def test_only_files_in_assets_are_served(client: Client, bundle: Path, name: str
 
 
 @contextlib.contextmanager
-def open_sockets(server: LiveServer, paths: list[str]) -> Iterator[list[ClientConnection]]:
+def open_sockets(
+    server: LiveServer, paths: list[str], handshake: dict
+) -> Iterator[list[ClientConnection]]:
     """Hold real client sockets open on the server; close them (1000) afterwards."""
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(connect(server.ws + path, open_timeout=10)) for path in paths]
+        yield [
+            stack.enter_context(connect(server.ws + path, open_timeout=10, **handshake))
+            for path in paths
+        ]
+
+
+def log_in(page: Page, server: LiveServer, username: str) -> None:
+    """Log in through the login page, as a person would."""
+    page.goto(f"{server.http}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Account")).to_contain_text(username)
 
 
 def indicators(page: Page) -> tuple[Locator, Locator]:
@@ -150,17 +183,19 @@ def type_count(page: Page, socket_type: str) -> Locator:
 
 @pytest.mark.server
 @pytest.mark.system_tool
-def test_indicator_follows_the_real_server_in_chromium(sqlite_path: str) -> None:
+def test_indicator_follows_the_real_server_in_chromium(
+    sqlite_path: str, accounts: Accounts
+) -> None:
     executable = require_tool("chromium")
     require_bundle()
     shots = fresh_output_dir("indicator")
     port = free_port()
     app = "vidai.asgi:application"
     test_sockets = [
-        "/ws/call/browser-test/",
-        "/ws/call/browser-test/",
+        f"/ws/call/{CONSULTATION_A}/",
+        f"/ws/call/{CONSULTATION_A}/",
         "/ws/stt/",
-        "/ws/stt/room/?role=observer&name=Demo",
+        f"/ws/stt/room/?consultation={CONSULTATION_A}",
         "/ws/stt/sales/",
     ]
 
@@ -169,6 +204,8 @@ def test_indicator_follows_the_real_server_in_chromium(sqlite_path: str) -> None
         watch = PageWatch(STATUS_PATH).attach(page)
 
         with run_server("uvicorn", sqlite_path, app=app, port=port) as server:
+            # Staff, observing consultation A: the try-it panel may open every type.
+            log_in(page, server, "staff")
             loaded = time.monotonic()
             page.goto(f"{server.http}/?interval={INTERVAL_MS}")
             # The first request goes at once: nothing is open yet.
@@ -176,7 +213,7 @@ def test_indicator_follows_the_real_server_in_chromium(sqlite_path: str) -> None
             expect(type_count(page, "call")).to_have_text("0")
             shoot(page, shots, "zero")
 
-            with open_sockets(server, test_sockets):
+            with open_sockets(server, test_sockets, accounts.handshake(server, "staff")):
                 opened = time.monotonic()
                 expect_state(page, "ok", "5 sockets", "5 open sockets", timeout=ONE_POLL_MS)
                 assert time.monotonic() - opened < ONE_POLL_MS / 1000
@@ -184,13 +221,12 @@ def test_indicator_follows_the_real_server_in_chromium(sqlite_path: str) -> None
                 expect(type_count(page, "stt_room")).to_have_text("1")
 
                 # The try-it panel opens real sockets of each type from the browser.
-                try_types = ["call", "stt", "stt_room", "stt_sales"]
+                try_types = ["call", "stt", "stt_room", "stt_sales", "stt_admin"]
                 for socket_type in try_types:
                     page.get_by_role("button", name=f"Open {socket_type} socket").click()
                 for socket_type in try_types:
                     expect(page.get_by_test_id(f"open-{socket_type}")).to_have_text("1")
-                expect(page.locator('.try tr[data-type="stt_admin"]')).to_contain_text("Denied")
-                expect_state(page, "ok", "9 sockets", "9 open sockets", timeout=ONE_POLL_MS)
+                expect_state(page, "ok", "10 sockets", "10 open sockets", timeout=ONE_POLL_MS)
                 for socket_type, count in {"call": 3, "stt": 2, "stt_room": 2}.items():
                     expect(type_count(page, socket_type)).to_have_text(str(count))
                 shoot(page, shots, "ok")

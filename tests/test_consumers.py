@@ -5,7 +5,6 @@ channels.testing, so the counts read are the ones ``/metrics`` would show.
 """
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 from channels.routing import URLRouter
@@ -15,14 +14,18 @@ from prometheus_client import REGISTRY
 
 from consultation.routing import websocket_urlpatterns
 
+from .accounts import CONSULTATION_A, db_user
 from .conftest import VIDAI_TYPES
+
+# The consumers read participants from the database.
+pytestmark = pytest.mark.usefixtures("accounts_db")
 
 CLOSED = "vidai_websocket_connections_closed_total"
 TYPES = VIDAI_TYPES
 PATHS = {
-    "call": "/ws/call/room-1/",
-    "stt": "/ws/stt/",
-    "stt_room": "/ws/stt/room/?role=doctor&name=Dr%20Test",
+    "call": f"/ws/call/{CONSULTATION_A}/",
+    "stt": f"/ws/stt/?consultation={CONSULTATION_A}",
+    "stt_room": f"/ws/stt/room/?consultation={CONSULTATION_A}",
     "stt_sales": "/ws/stt/sales/",
     "stt_admin": "/ws/stt/admin/",
 }
@@ -64,13 +67,8 @@ STILL_SERVING = {
 }
 
 
-@dataclass
-class Staff:
-    """The user AuthMiddlewareStack would put in a staff member's scope."""
-
-    pk: int = 1
-    is_authenticated: bool = True
-    is_staff: bool = True
+# Who may open each type: the feeds are staff's, the rooms consultation A's.
+USERS = {"stt_sales": "staff", "stt_admin": "staff"}
 
 
 def internal_errors() -> float:
@@ -94,9 +92,11 @@ async def app() -> AsyncIterator[URLRouter]:
     assert internal_errors() == errors_before
 
 
-async def opened(app: URLRouter, socket_type: str) -> WebsocketCommunicator:
+async def opened(
+    app: URLRouter, socket_type: str, username: str | None = None
+) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(app, PATHS[socket_type])
-    communicator.scope["user"] = Staff()
+    communicator.scope["user"] = await db_user(username or USERS.get(socket_type, "doctor"))
     connected, _ = await communicator.connect()
     assert connected, socket_type
     if socket_type == "stt_admin":
@@ -167,10 +167,24 @@ async def test_a_binary_frame_gets_an_error_where_only_json_is_spoken(app) -> No
 
 
 async def test_signals_still_reach_the_other_peer(app) -> None:
-    doctor, patient = await opened(app, "call"), await opened(app, "call")
+    doctor, patient = await opened(app, "call"), await opened(app, "call", "patient")
     offer = {"type": "offer", "sdp": "v=0", "candidates": [{"candidate": "a", "sdpMid": "0"}]}
     await doctor.send_json_to(offer)
     assert await patient.receive_json_from() == offer
     assert await doctor.receive_nothing()
     await doctor.disconnect()
     await patient.disconnect()
+
+
+async def test_a_stream_bound_to_no_consultation_reaches_no_feed(app) -> None:
+    feed = await opened(app, "stt_sales")
+    stream = WebsocketCommunicator(app, "/ws/stt/")
+    stream.scope["user"] = await db_user("plain")
+    assert (await stream.connect())[0]
+    await stream.send_json_to({"type": "segment", "text": "injected"})
+    assert (await stream.receive_json_from())["type"] == "error"
+    await stream.send_to(bytes_data=bytes(640))  # audio is still acked
+    assert (await stream.receive_json_from())["type"] == "ack"
+    assert await feed.receive_nothing()
+    await stream.disconnect()
+    await feed.disconnect()

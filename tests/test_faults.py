@@ -8,6 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from .accounts import CONSULTATION_A, Accounts
 from .servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
@@ -36,7 +37,7 @@ def assert_our_code_logged_no_error(log: str) -> None:
 
 @pytest.mark.parametrize("socket_type", ["fault_disconnect", "fault_discard", "fault_slow"])
 async def test_failing_or_slow_disconnect_handlers_still_count_once(
-    asgi_server: LiveServer, socket_type: str
+    asgi_server: LiveServer, accounts: Accounts, socket_type: str
 ) -> None:
     server = asgi_server
     path = {
@@ -45,7 +46,7 @@ async def test_failing_or_slow_disconnect_handlers_still_count_once(
         "fault_slow": "/ws/test/slow-disconnect/",
     }[socket_type]
     for _ in range(3):
-        async with connect(server.ws + path):
+        async with connect(server.ws + path, **accounts.handshake(server, None)):
             pass
     samples = await asyncio.to_thread(
         server.wait_for, lambda s: closed_by_client(s, socket_type) == 3
@@ -69,9 +70,13 @@ async def test_failing_or_slow_disconnect_handlers_still_count_once(
     assert_our_code_logged_no_error(log)
 
 
-async def test_sigterm_with_sockets_open_closes_them_cleanly(asgi_server: LiveServer) -> None:
+async def test_sigterm_with_sockets_open_closes_them_cleanly(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
-    clients = [await connect(server.ws + path) for path in ("/ws/call/t/", "/ws/stt/", "/ws/stt/")]
+    doctor = accounts.handshake(server, "doctor")
+    paths = (f"/ws/call/{CONSULTATION_A}/", "/ws/stt/", "/ws/stt/")
+    clients = [await connect(server.ws + path, **doctor) for path in paths]
     await asyncio.to_thread(server.wait_for, lambda s: value(s, OPEN, type="stt") == 2)
     server.process.send_signal(signal.SIGTERM)
     codes = []

@@ -94,7 +94,7 @@ async def test_the_listener_serves_the_same_counts_with_the_same_protection(list
     status, body = get(url + "?name[]=vidai_websocket_connections")
     assert status == 200
     assert {name for name, _labels in parse_samples(body.decode())} == {OPEN}
-    async with connect(server.ws + ECHO) as ws:
+    async with connect(server.ws + ECHO, origin=server.http) as ws:
         await ws.send("hello")
         assert await ws.recv() == "hello"
         samples = await asyncio.to_thread(scrape, url)
@@ -119,7 +119,7 @@ async def test_every_listener_scrape_balances_while_sockets_churn(listening) -> 
 
     async def churn() -> None:
         while not stop.is_set():
-            async with connect(server.ws + ECHO):
+            async with connect(server.ws + ECHO, origin=server.http):
                 pass
 
     churners = [asyncio.create_task(churn()) for _ in range(8)]
@@ -209,7 +209,8 @@ def test_the_listener_answers_while_the_event_loop_is_saturated(sqlite_path: str
         # frame on their sockets never let it rest.
         load = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.load", server.ws + "/ws/test/busy/",
-             "--clients", "4", "--frames", "100000", "--seconds", "300"],
+             "--clients", "4", "--frames", "100000", "--seconds", "300",
+             "--header", f"Origin:{server.http}"],
             cwd=ROOT, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         try:
@@ -260,7 +261,9 @@ def test_under_gunicorn_one_listener_process_serves_every_worker(sqlite_path: st
     async def hold_sockets(gunicorn_port: int) -> float:
         async with contextlib.AsyncExitStack() as stack:
             for _ in range(12):
-                await stack.enter_async_context(connect(f"ws://127.0.0.1:{gunicorn_port}{ECHO}"))
+                site = f"127.0.0.1:{gunicorn_port}"
+                socket_options = {"origin": f"http://{site}"}
+                await stack.enter_async_context(connect(f"ws://{site}{ECHO}", **socket_options))
             deadline = time.monotonic() + 15
             while (seen := value(scrape(url), OPEN, type="test_echo")) != 12:
                 assert time.monotonic() < deadline, f"listener saw {seen} of 12"

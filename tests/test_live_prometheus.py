@@ -16,8 +16,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from metrics.ops_assets import RULES_PATH, Config, write
 from metrics.ops_assets.dashboard import panel_queries
 
+from .accounts import CONSULTATION_A, Accounts
 from .conftest import require_tool
 from .prometheus import LivePrometheus, run_prometheus
+from .servers import LiveServer
 from .workers import run_gunicorn
 
 pytestmark = [pytest.mark.server, pytest.mark.system_tool]
@@ -49,22 +51,21 @@ def total(result: list[dict]) -> float:
     return sum(float(sample["value"][1]) for sample in result)
 
 
-async def workload(ws: str) -> list:
+async def workload(server: LiveServer, accounts: Accounts) -> list:
     """Hold sockets of several types open; close, deny and fail some others."""
-    held = [
-        await connect(ws + path)
-        for path in ["/ws/call/live/"] * 3 + ["/ws/stt/"] * 2 + ["/ws/stt/room/?role=nurse&name=A"]
-    ]
+    ws, doctor = server.ws, accounts.handshake(server, "doctor")
+    call, room = f"/ws/call/{CONSULTATION_A}/", f"/ws/stt/room/?consultation={CONSULTATION_A}"
+    held = [await connect(ws + path, **doctor) for path in [call] * 3 + ["/ws/stt/"] * 2 + [room]]
     for stream in held[3:5]:
         await stream.send(b"\0" * 640)
         await stream.recv()
     for _ in range(3):  # short-lived calls, for the lifetime histogram
-        async with connect(ws + "/ws/call/short/") as call:
-            await call.send('{"type": "offer", "sdp": "x"}')
+        async with connect(ws + call, **doctor) as short:
+            await short.send('{"type": "offer", "sdp": "x"}')
     for path in ("/ws/stt/admin/", "/ws/no/such/route/"):
         with pytest.raises(InvalidStatus):
-            await connect(ws + path)
-    async with connect(ws + "/ws/test/fail-receive/") as failing:
+            await connect(ws + path, **doctor)
+    async with connect(ws + "/ws/test/fail-receive/", **doctor) as failing:
         await failing.send("boom")
         with pytest.raises(ConnectionClosed):
             await failing.recv()
@@ -72,7 +73,7 @@ async def workload(ws: str) -> list:
 
 
 async def test_dashboard_and_rules_work_against_a_real_prometheus(
-    sqlite_path: str, tmp_path: Path
+    sqlite_path: str, tmp_path: Path, accounts: Accounts
 ) -> None:
     prometheus = require_tool("prometheus")
     write(CONFIG, tmp_path)
@@ -85,7 +86,7 @@ async def test_dashboard_and_rules_work_against_a_real_prometheus(
     ):
         server = gunicorn.server
         await asyncio.to_thread(prom.wait_for, f'up{{job="{JOB}"}}', lambda r: total(r) == 1)
-        held = await workload(server.ws)
+        held = await workload(server, accounts)
         try:
             await check_everything(prom, server, rules(rule_file))
         finally:

@@ -14,9 +14,11 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
-from consultation.consumers import STT_ROOM_GROUP, SttRoomConsumer
+from consultation.access import group_for
+from consultation.consumers import SttRoomConsumer
 from metrics import track
 
+from .accounts import CONSULTATION_A, db_user
 from .consumers import Echo
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -30,14 +32,22 @@ async def layer(settings: Any) -> Any:
     await channel_layer.flush()
 
 
-async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> None:
-    """A relay to a client that has just gone raises, as uvicorn's send does.
+ROOM_GROUP = group_for("stt_room", CONSULTATION_A)
+ROOM_QUERY = f"consultation={CONSULTATION_A}"
 
-    Channels then never calls disconnect(): without the consumer's own cleanup
-    the dead channel stayed in the room and the layer kept a copy of every
-    later broadcast for it.
+
+@pytest.mark.usefixtures("accounts_db")
+async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> None:
+    """A relay to a client that has just gone: the server's send raises (uvicorn).
+
+    The consumer stops sending, without a traceback, and leaves the room at
+    the websocket.disconnect the server delivers next. Before, the error
+    ended the consumer (a server error in the log) and, without the consumer's
+    own cleanup, the dead channel stayed in the room and the layer kept a
+    copy of every later broadcast for it.
     """
-    stays = WebsocketCommunicator(SttRoomConsumer.as_asgi(), "/ws/stt/room/?role=doctor&name=Bo")
+    stays = WebsocketCommunicator(SttRoomConsumer.as_asgi(), "/ws/stt/room/?" + ROOM_QUERY)
+    stays.scope["user"] = await db_user("doctor")
     assert (await stays.connect())[0]
     assert (await stays.receive_json_from())["event"] == "joined"
 
@@ -49,33 +59,39 @@ async def test_room_member_whose_client_has_gone_leaves_the_room(layer: Any) -> 
         if client_gone.is_set():
             raise ClientDisconnected()
 
-    scope = {"type": "websocket", "path": "/ws/stt/room/", "query_string": b"role=nurse&name=Ada",
-             "headers": [], "subprotocols": []}  # fmt: skip
+    scope = {"type": "websocket", "path": "/ws/stt/room/", "query_string": ROOM_QUERY.encode(),
+             "headers": [], "subprotocols": [], "user": await db_user("patient")}  # fmt: skip
     goes = asyncio.create_task(SttRoomConsumer.as_asgi()(scope, inbox.get, send))
     assert (await stays.receive_json_from())["event"] == "joined"
-    assert len(layer.groups[STT_ROOM_GROUP]) == 2
+    assert len(layer.groups[ROOM_GROUP]) == 2
 
     client_gone.set()
-    segment = {"type": "room.event", "event": "segment", "role": "doctor", "name": "Bo"}
+    segment = {"type": "room.event", "event": "segment", "role": "doctor", "name": "Dr Ada Byron"}
     segment["text"] = "hi"
-    await layer.group_send(STT_ROOM_GROUP, segment)
-    with pytest.raises(ClientDisconnected):
-        await asyncio.wait_for(goes, 5)
+    await layer.group_send(ROOM_GROUP, segment)
+    await layer.group_send(ROOM_GROUP, segment)  # a second relay: dropped, no raise
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
+    assert await asyncio.wait_for(goes, 5) is None
 
-    # Only Bo's channel is still in the room, and a later broadcast queues
-    # nothing for a channel nobody reads.
-    assert len(layer.groups[STT_ROOM_GROUP]) == 1
-    (bo,) = layer.groups[STT_ROOM_GROUP]
-    await layer.group_send(STT_ROOM_GROUP, segment)
-    assert set(layer.channels) <= {bo}
-    # And Bo hears that Ada left.
+    # Only the doctor's channel is still in the room, and a later broadcast
+    # queues nothing for a channel nobody reads.
+    assert len(layer.groups[ROOM_GROUP]) == 1
+    (doctor,) = layer.groups[ROOM_GROUP]
+    await layer.group_send(ROOM_GROUP, segment)
+    assert set(layer.channels) <= {doctor}
+    # And the doctor hears that the patient left.
     relayed = {key: v for key, v in segment.items() if key != "type"}
     assert await stays.receive_json_from() == relayed
-    assert await stays.receive_json_from() == {"event": "left", "role": "nurse", "name": "Ada"}
+    assert await stays.receive_json_from() == relayed
+    assert await stays.receive_json_from() == {
+        "event": "left",
+        "role": "patient",
+        "name": "Pat Lee",
+    }
     assert await stays.receive_json_from() == relayed
 
     await stays.disconnect()
-    assert STT_ROOM_GROUP not in layer.groups
+    assert layer.groups == {}  # the room's group and both users' groups are gone
 
 
 async def test_tracked_sessions_keep_no_objects(tracker: Any, layer: Any) -> None:

@@ -36,6 +36,7 @@ from metrics.multiprocess import (
 from metrics.status import summarize
 from metrics.tracker import SocketTracker
 
+from .accounts import CONSULTATION_A, Accounts, seed
 from .conftest import VIDAI_TYPES
 from .servers import value
 from .workers import Gunicorn, run_gunicorn
@@ -333,8 +334,16 @@ def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
 
     sqlite_path = str(tmp_path_factory.mktemp("gunicorn-db") / "vidai.sqlite3")
     migrate(sqlite_path)
+    seed(sqlite_path)
     with run_gunicorn(sqlite_path, workers=3) as live:
         yield live
+
+
+@pytest.fixture(scope="module")
+def logged_in(gunicorn: Gunicorn) -> dict[str, dict]:
+    """Handshake options of a participant and of a plain user, on gunicorn's database."""
+    accounts = Accounts()
+    return {name: accounts.handshake(gunicorn.server, name) for name in ("doctor", "plain")}
 
 
 def totals(gunicorn: Gunicorn) -> tuple[float, int]:
@@ -357,12 +366,15 @@ def wait_for_totals(gunicorn: Gunicorn, expected: int, timeout: float = 15) -> N
 
 
 @pytest.mark.server
-async def test_sockets_spread_over_workers_add_up_and_leave_with_a_killed_worker(gunicorn):
+async def test_sockets_spread_over_workers_add_up_and_leave_with_a_killed_worker(
+    gunicorn, logged_in
+):
+    call = gunicorn.server.ws + f"/ws/call/{CONSULTATION_A}/"
     clients = []
     try:
         # The kernel hands each connection to one worker: open until two have some.
         for _ in range(20):
-            clients += [await connect(gunicorn.server.ws + "/ws/call/spread/") for _ in range(6)]
+            clients += [await connect(call, **logged_in["doctor"]) for _ in range(6)]
             by_worker = gunicorn.open_by_worker("call")
             if sum(1 for n in by_worker.values() if n) >= 2 and sum(by_worker.values()) == len(
                 clients
@@ -389,13 +401,15 @@ async def test_sockets_spread_over_workers_add_up_and_leave_with_a_killed_worker
 
 
 @pytest.mark.server
-async def test_sparse_frames_reach_the_scrape_under_gunicorn_while_the_socket_is_open(gunicorn):
+async def test_sparse_frames_reach_the_scrape_under_gunicorn_while_the_socket_is_open(
+    gunicorn, logged_in
+):
     server = gunicorn.server
     messages = "vidai_websocket_messages_total"
     received = {"type": "stt", "direction": "received"}
     sent = {"type": "stt", "direction": "sent"}
     before = await asyncio.to_thread(server.scrape)
-    async with connect(server.ws + "/ws/stt/") as ws:
+    async with connect(server.ws + "/ws/stt/", **logged_in["plain"]) as ws:
         for _ in range(3):
             await ws.send(b"\0" * 320)
             await ws.recv()
@@ -409,11 +423,11 @@ async def test_sparse_frames_reach_the_scrape_under_gunicorn_while_the_socket_is
         assert value(during, bytes_name, **received) - value(before, bytes_name, **received) == 960
 
 
-async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn) -> None:
+async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn, logged_in) -> None:
     messages = "vidai_websocket_messages_total"
     received = {"type": "stt", "direction": "received"}
     earlier = value(await asyncio.to_thread(gunicorn.server.scrape), messages, **received)
-    async with connect(gunicorn.server.ws + "/ws/stt/") as held:
+    async with connect(gunicorn.server.ws + "/ws/stt/", **logged_in["plain"]) as held:
         await held.send(b"frame")
         await held.recv()
         # Frame counters reach the files at the worker's next refresh (1 s).

@@ -14,10 +14,16 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from .accounts import CONSULTATION_A, PASSWORD
 from .conftest import VIDAI_TYPES
 from .servers import ROOT, LiveServer, free_port, run_server, server_env
 
 TYPES = VIDAI_TYPES
+ROOM = ["--consultation", str(CONSULTATION_A)]
+
+
+def as_user(username: str) -> list[str]:
+    return ["--user", username, "--password", PASSWORD]
 
 
 def command_env(sqlite_path: Path) -> dict[str, str]:
@@ -67,8 +73,9 @@ def open_sockets(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[s
 @pytest.mark.server
 def test_opens_holds_and_closes(server: LiveServer) -> None:
     with open_sockets(
-        server.env, "--url", server.ws, "--type", "call=3", "--type", "stt=2", "--hold", "2"
-    ) as command:
+        server.env, "--url", server.ws, *as_user("doctor"), *ROOM,
+        "--type", "call=3", "--type", "stt=2", "--hold", "2",
+    ) as command:  # fmt: skip
         wait_for_counts(server, {"call": 3, "stt": 2})
         stdout, stderr = command.communicate(timeout=30)
     assert command.returncode == 0, stderr
@@ -83,7 +90,9 @@ def test_opens_holds_and_closes(server: LiveServer) -> None:
 
 @pytest.mark.server
 def test_ctrl_c_closes_everything(server: LiveServer) -> None:
-    args = ["--url", server.ws, "--type", "stt_room=2", "--type", "stt_sales=1", "--hold", "0"]
+    # Staff read the feeds; this staff user also observes the consultation.
+    args = ["--url", server.ws, *as_user("staff"), *ROOM, "--type", "stt_room=2",
+            "--type", "stt_sales=1", "--hold", "0"]  # fmt: skip
     with open_sockets(server.env, *args, "--frames", "1") as command:
         wait_for_counts(server, {"stt_room": 2, "stt_sales": 1})
         command.send_signal(signal.SIGINT)
@@ -98,7 +107,8 @@ def test_ctrl_c_closes_everything(server: LiveServer) -> None:
 def test_unreachable_server_reports_the_reason(tmp_path: Path) -> None:
     nobody = f"ws://127.0.0.1:{free_port()}"
     env = command_env(tmp_path / "unused.sqlite3")
-    with open_sockets(env, "--url", nobody, "--type", "stt=2", "--hold", "1") as command:
+    args = ["--url", nobody, "--session", "any", "--type", "stt=2", "--hold", "1"]
+    with open_sockets(env, *args) as command:
         stdout, stderr = command.communicate(timeout=30)
     assert command.returncode == 1
     assert "stt: 0 opened, 2 failed (ConnectionRefusedError: 2)" in stdout
@@ -112,14 +122,16 @@ def test_bad_argument_exits_non_zero(tmp_path: Path) -> None:
     assert command.returncode != 0
     assert (
         "CommandError: unknown socket type 'bogus' in --type 'bogus=1'; "
-        "types: call, stt, stt_room, stt_sales"
+        "types: call, stt, stt_room, stt_sales, stt_admin"
     ) in stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--type", "stt_admin=1"], r"stt_admin is not supported: .* staff user"),
+        (["--type", "stt=1"], r"needs a logged-in user: give --user NAME --password"),
+        (["--type", "stt=1", "--session", "k", "--user", "u"], r"--session or --user, not both"),
+        (["--type", "stt_room=1"], r"call and stt_room need --consultation ID"),
         (["--type", "call=0"], r"'call=0': the count must be a whole number from 1 to 10000"),
         (["--type", "call=x"], r"'call=x': the count must be a whole number"),
         (["--type", "call"], r"'call': write NAME=COUNT, e\.g\. call=5"),
@@ -131,9 +143,28 @@ def test_bad_argument_exits_non_zero(tmp_path: Path) -> None:
         (["--type", "call=1", "--hold", "nan"], r"--hold must be 0"),
         (["--type", "call=1", "--frames", "-1"], r"--frames must be 0 or more"),
         (["--type", "call=1", "--concurrency", "0"], r"--concurrency must be 1 or more"),
-        (["--type", "call=1", "--room", "a/b"], r"--room must be 1-64 letters"),
+        (["--type", "call=1", "--room", "a/b"], r"--consultation must be a consultation id"),
     ],
 )
 def test_bad_arguments_are_explained(args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         call_command("open_sockets", *args)
+
+
+@pytest.mark.server
+def test_a_wrong_password_is_reported(server: LiveServer) -> None:
+    args = ["--url", server.ws, "--user", "doctor", "--password", "wrong", "--type", "stt=1"]
+    with open_sockets(server.env, *args) as command:
+        _, stderr = command.communicate(timeout=30)
+    assert command.returncode != 0
+    assert "could not log in: login as 'doctor' failed (HTTP 200)" in stderr
+
+
+@pytest.mark.server
+def test_a_staff_session_opens_the_admin_feed(server: LiveServer) -> None:
+    args = ["--url", server.ws, *as_user("staff"), "--type", "stt_admin=2", "--hold", "1"]
+    with open_sockets(server.env, *args, "--frames", "1") as command:
+        stdout, stderr = command.communicate(timeout=30)
+    assert command.returncode == 0, stderr
+    # The welcome and one pong each.
+    assert "stt_admin: 2 opened, 0 failed, 2 frames sent, 4 received" in stdout

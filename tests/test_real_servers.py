@@ -5,14 +5,14 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
+from collections.abc import Mapping
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .servers import ROOT, LiveServer, SeriesKey, value
+from .accounts import CONSULTATION_A, Accounts, user_id
+from .servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
 
@@ -48,33 +48,37 @@ def delta(after: dict[SeriesKey, float], before: dict[SeriesKey, float], name: s
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-async def test_each_way_of_ending_is_counted_exactly_once(asgi_server: LiveServer) -> None:
+async def test_each_way_of_ending_is_counted_exactly_once(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
+    doctor, plain, nobody = (accounts.handshake(server, u) for u in ("doctor", "plain", None))
     before = server.scrape()
 
-    # Denied handshake: 0 open, 1 rejected.
+    # Denied handshake (not staff): 0 open, 1 rejected.
     with pytest.raises(InvalidStatus):
-        async with connect(server.ws + "/ws/stt/admin/"):
+        async with connect(server.ws + "/ws/stt/admin/", **plain):
             pass
     # Client close.
-    async with connect(server.ws + "/ws/call/room-1/") as peer:
+    async with connect(server.ws + f"/ws/call/{CONSULTATION_A}/", **doctor) as peer:
         samples = server.wait_for(lambda s: value(s, OPEN, type="call") == 1)
         assert_invariants(samples)
         await peer.send(json.dumps({"type": "offer", "sdp": "x"}))
-    # Server close with an application code (bad role).
-    async with connect(server.ws + "/ws/stt/room/?role=pirate&name=x") as bad:
+    # Server close with an application code (a text frame over the size limit).
+    async with connect(server.ws + f"/ws/call/{CONSULTATION_A}/", **doctor) as big:
+        await big.send(json.dumps({"type": "offer", "sdp": "x" * 70_000}))
         with pytest.raises(ConnectionClosed) as closed:
-            await bad.recv()
+            await big.recv()
     assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4403
+    assert closed.value.rcvd.code == 4400
     # Exceptions before accept, after accept, and in receive.
     with pytest.raises(InvalidStatus):
-        async with connect(server.ws + "/ws/test/fail-connect/"):
+        async with connect(server.ws + "/ws/test/fail-connect/", **nobody):
             pass
     with pytest.raises(ConnectionClosed):
-        async with connect(server.ws + "/ws/test/fail-accepted/") as failing:
+        async with connect(server.ws + "/ws/test/fail-accepted/", **nobody) as failing:
             await failing.recv()
-    async with connect(server.ws + "/ws/test/fail-receive/") as failing:
+    async with connect(server.ws + "/ws/test/fail-receive/", **nobody) as failing:
         await failing.send("boom")
         with pytest.raises(ConnectionClosed):
             await failing.recv()
@@ -85,13 +89,11 @@ async def test_each_way_of_ending_is_counted_exactly_once(asgi_server: LiveServe
                   initiator="server") == 1
     )  # fmt: skip
     assert_invariants(after)
-    assert delta(after, before, REJECTED, type="stt_admin", reason="denied") == 1
+    assert delta(after, before, REJECTED, type="stt_admin", reason="forbidden") == 1
     assert delta(after, before, OPENED, type="stt_admin") == 0
-    assert delta(after, before, OPENED, type="call") == 1
+    assert delta(after, before, OPENED, type="call") == 2
     assert delta(after, before, CLOSED, type="call", reason="normal", initiator="client") == 1
-    assert (
-        delta(after, before, CLOSED, type="stt_room", reason="application", initiator="server") == 1
-    )
+    assert delta(after, before, CLOSED, type="call", reason="application", initiator="server") == 1
     assert delta(after, before, REJECTED, type="fault_connect", reason="error") == 1
     for socket_type in ("fault_accepted", "fault_receive"):
         assert delta(after, before, OPENED, type=socket_type) == 1
@@ -99,22 +101,27 @@ async def test_each_way_of_ending_is_counted_exactly_once(asgi_server: LiveServe
             delta(after, before, CLOSED, type=socket_type, reason="internal_error",
                   initiator="server") == 1
         ), socket_type  # fmt: skip
+    # The offer and the oversized frame.
     assert delta(after, before, "vidai_websocket_messages_total", type="call",
-                 direction="received") == 1  # fmt: skip
+                 direction="received") == 2  # fmt: skip
 
 
-async def test_handshakes_are_timed_whether_accepted_or_refused(asgi_server: LiveServer) -> None:
+async def test_handshakes_are_timed_whether_accepted_or_refused(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
+    doctor = accounts.handshake(server, "doctor")
     before = server.scrape()
-    async with connect(server.ws + "/ws/call/room-2/"):  # accepted by a tracked route
+    # Accepted by a tracked route.
+    async with connect(server.ws + f"/ws/call/{CONSULTATION_A}/", **doctor):
         server.wait_for(lambda s: value(s, OPEN, type="call") == 1)
     for path in (
-        "/ws/stt/admin/",  # refused by the consumer: HTTP 403
+        "/ws/stt/admin/",  # refused by the consumer (not staff): HTTP 403
         "/ws/test/fail-connect/",  # the app raised before accepting
         "/ws/no/such/route/",  # refused by the catch-all route
     ):
         with pytest.raises(InvalidStatus):
-            async with connect(server.ws + path):
+            async with connect(server.ws + path, **doctor):
                 pass
     expected = {"call": 1, "stt_admin": 1, "fault_connect": 1, "unknown": 1}
     after = server.wait_for(
@@ -125,9 +132,11 @@ async def test_handshakes_are_timed_whether_accepted_or_refused(asgi_server: Liv
     assert delta(after, before, HANDSHAKES, type="stt") == 0  # no handshake, no observation
 
 
-async def test_dropped_tcp_connection_is_uncounted(asgi_server: LiveServer) -> None:
+async def test_dropped_tcp_connection_is_uncounted(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
-    async with connect(server.ws + "/ws/stt/") as stream:
+    async with connect(server.ws + "/ws/stt/", **accounts.handshake(server, "plain")) as stream:
         server.wait_for(lambda s: value(s, OPEN, type="stt") == 1)
         stream.transport.abort()  # no close frame, the TCP connection just goes
     samples = server.wait_for(lambda s: value(s, OPEN, type="stt") == 0)
@@ -142,23 +151,29 @@ async def test_dropped_tcp_connection_is_uncounted(asgi_server: LiveServer) -> N
     assert_invariants(samples)
 
 
-def open_silent_socket(port: int, path: str) -> socket.socket:
+def open_silent_socket(port: int, path: str, headers: Mapping[str, str]) -> socket.socket:
     """Complete a WebSocket handshake by hand, then never answer a ping."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{name}: {header}\r\n" for name, header in headers.items())
     sock.sendall(
         (
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"{extra}\r\n"
         ).encode()
     )
     assert sock.recv(4096).startswith(b"HTTP/1.1 101")
     return sock
 
 
-async def test_vanished_client_is_uncounted_once_pings_go_unanswered(asgi_server: LiveServer):
+async def test_vanished_client_is_uncounted_once_pings_go_unanswered(
+    asgi_server: LiveServer, accounts: Accounts
+):
     server = asgi_server
-    silent = open_silent_socket(server.port, "/ws/stt/sales/")
+    staff = accounts.handshake(server, "staff")
+    headers = {"Origin": staff["origin"], **staff["additional_headers"]}
+    silent = open_silent_socket(server.port, "/ws/stt/sales/", headers)
     try:
         server.wait_for(lambda s: value(s, OPEN, type="stt_sales") == 1)
         # Ping interval 1 s and timeout 1-2 s in the test servers.
@@ -172,17 +187,23 @@ async def test_vanished_client_is_uncounted_once_pings_go_unanswered(asgi_server
     assert_invariants(samples)
 
 
-async def test_json_and_metrics_agree_with_live_sockets(asgi_server: LiveServer) -> None:
+async def test_json_and_metrics_agree_with_live_sockets(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
     wanted = {"call": 3, "stt": 2, "stt_room": 1, "stt_sales": 2}
     paths = {
-        "call": "/ws/call/agree/",
+        "call": f"/ws/call/{CONSULTATION_A}/",
         "stt": "/ws/stt/",
-        "stt_room": "/ws/stt/room/?role=nurse&name=Alex",
+        "stt_room": f"/ws/stt/room/?consultation={CONSULTATION_A}",
         "stt_sales": "/ws/stt/sales/",
     }
+    users = {"stt_sales": "staff"}
     clients = [
-        await connect(server.ws + paths[socket_type])
+        await connect(
+            server.ws + paths[socket_type],
+            **accounts.handshake(server, users.get(socket_type, "doctor")),
+        )
         for socket_type, count in wanted.items()
         for _ in range(count)
     ]
@@ -206,45 +227,28 @@ async def test_json_and_metrics_agree_with_live_sockets(asgi_server: LiveServer)
     server.wait_for(lambda s: all(value(s, OPEN, type=t) == 0 for t in wanted))
 
 
-def staff_session(server: LiveServer) -> tuple[str, str]:
-    """Create a staff user and a session in the server's database; return (user id, key)."""
-    script = (
-        "from django.contrib.auth import get_user_model;"
-        "from django.contrib.sessions.backends.db import SessionStore;"
-        "import uuid;"
-        "user = get_user_model().objects.create_user(f'staff-{uuid.uuid4().hex[:8]}', "
-        "is_staff=True);"
-        "s = SessionStore();"
-        "s.update({'_auth_user_id': str(user.pk), "
-        "'_auth_user_backend': 'django.contrib.auth.backends.ModelBackend', "
-        "'_auth_user_hash': user.get_session_auth_hash()});"
-        "s.create(); print(user.pk, s.session_key)"
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT, env=dict(server.env), capture_output=True, text=True, check=True, timeout=60,
-    )  # fmt: skip
-    user_id, key = result.stdout.strip().splitlines()[-1].split()
-    return user_id, key
-
-
-async def test_staff_see_who_is_connected_and_others_do_not(asgi_server: LiveServer) -> None:
+async def test_staff_see_who_is_connected_and_others_do_not(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     server = asgi_server
-    user_id, session_key = await asyncio.to_thread(staff_session, server)
-    cookie = {"Cookie": f"sessionid={session_key}"}
-    async with connect(server.ws + "/ws/stt/admin/", additional_headers=cookie) as admin:
+    staff = await asyncio.to_thread(accounts.handshake, server, "staff")
+    async with connect(server.ws + "/ws/stt/admin/", **staff) as admin:
         assert json.loads(await admin.recv()) == {"type": "welcome", "feed": "admin"}
+        cookie = staff["additional_headers"]
         status, body = server.get("/consultation/socket-status/sockets/", headers=cookie)
         assert status == 200
         listed = json.loads(body)["sockets"]
-        assert [(s["type"], s["user_id"]) for s in listed] == [("stt_admin", user_id)]
+        staff_id = user_id(server.env["VIDAI_SQLITE_PATH"], "staff")
+        assert [(s["type"], s["user_id"]) for s in listed] == [("stt_admin", staff_id)]
         assert server.get("/consultation/socket-status/sockets/")[0] == 403
 
 
-async def test_sparse_frames_are_in_the_next_scrape_while_the_socket_is_open(asgi_server):
+async def test_sparse_frames_are_in_the_next_scrape_while_the_socket_is_open(
+    asgi_server, accounts: Accounts
+):
     server = asgi_server
     messages = "vidai_websocket_messages_total"
-    async with connect(server.ws + "/ws/stt/") as ws:
+    async with connect(server.ws + "/ws/stt/", **accounts.handshake(server, "plain")) as ws:
         before = await asyncio.to_thread(server.scrape)
         for _ in range(3):
             await ws.send(b"\0" * 320)
@@ -260,14 +264,17 @@ async def test_sparse_frames_are_in_the_next_scrape_while_the_socket_is_open(asg
         )  # fmt: skip
 
 
-async def test_every_scrape_balances_while_sockets_churn(asgi_server: LiveServer) -> None:
+async def test_every_scrape_balances_while_sockets_churn(
+    asgi_server: LiveServer, accounts: Accounts
+) -> None:
     """opened - closed == open in each scrape taken while sockets open and close."""
     server = asgi_server
     stop = asyncio.Event()
+    staff = accounts.handshake(server, "staff")
 
     async def churn() -> None:
         while not stop.is_set():
-            async with connect(server.ws + "/ws/stt/sales/"):
+            async with connect(server.ws + "/ws/stt/sales/", **staff):
                 pass
 
     churners = [asyncio.create_task(churn()) for _ in range(8)]

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
+from .accounts import CONSULTATION_A, Accounts, login, logout
 from .conftest import VIDAI_TYPES, require_tool
 from .prometheus import run_prometheus
 from .servers import LiveServer, free_port, run_server, value
@@ -50,7 +52,9 @@ def local_counts(server: LiveServer) -> dict[str, int]:
     return {t: int(value(samples, OPEN, type=t)) for t in VIDAI_TYPES}
 
 
-async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str) -> None:
+async def test_two_hosts_share_call_rooms_and_report_one_fleet(
+    sqlite_path: str, accounts: Accounts
+) -> None:
     redis_server = require_tool("redis-server")
     prometheus = require_tool("prometheus")
     ports = [free_port(), free_port()]
@@ -69,9 +73,10 @@ async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str)
             run_server("uvicorn", sqlite_path, port=ports[1], **env) as second,
         ):
             # A call room across both hosts relays signals both ways through Redis.
+            call = f"/ws/call/{CONSULTATION_A}/"
             async with (
-                connect(first.ws + "/ws/call/across-hosts/") as doctor,
-                connect(second.ws + "/ws/call/across-hosts/") as patient,
+                connect(first.ws + call, **accounts.handshake(first, "doctor")) as doctor,
+                connect(second.ws + call, **accounts.handshake(second, "patient")) as patient,
             ):
                 await doctor.send(json.dumps({"type": "offer", "sdp": "from-first"}))
                 assert json.loads(await asyncio.wait_for(patient.recv(), 5)) == {
@@ -84,8 +89,12 @@ async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str)
                     "sdp": "from-second",
                 }
 
-                extra = [await connect(second.ws + "/ws/stt/") for _ in range(3)]
-                extra.append(await connect(first.ws + "/ws/stt/sales/"))
+                plain, staff = (
+                    accounts.handshake(second, "plain"),
+                    accounts.handshake(first, "staff"),
+                )
+                extra = [await connect(second.ws + "/ws/stt/", **plain) for _ in range(3)]
+                extra.append(await connect(first.ws + "/ws/stt/sales/", **staff))
                 try:
                     expected = {t: 0 for t in VIDAI_TYPES} | {
                         "call": 2,
@@ -132,3 +141,32 @@ async def test_two_hosts_share_call_rooms_and_report_one_fleet(sqlite_path: str)
                     for client in extra:
                         with contextlib.suppress(Exception):
                             await client.close()
+
+
+async def test_a_logout_on_one_host_closes_the_sessions_sockets_on_another(
+    sqlite_path: str,
+) -> None:
+    redis_server = require_tool("redis-server")
+    with (
+        run_redis(redis_server) as redis,
+        run_server("uvicorn", sqlite_path, REDIS_URL=redis.url) as first,
+        run_server("daphne", sqlite_path, REDIS_URL=redis.url) as second,
+    ):
+        session = await asyncio.to_thread(login, first, "staff")
+        options = {"origin": second.http, "additional_headers": {"Cookie": f"sessionid={session}"}}
+        async with connect(second.ws + "/ws/stt/admin/", **options) as admin:
+            assert json.loads(await admin.recv()) == {"type": "welcome", "feed": "admin"}
+            await asyncio.to_thread(logout, first, session)
+            logged_out = time.monotonic()
+            with pytest.raises(ConnectionClosed) as closed:
+                # Nothing else is sent on this feed; the wait is bounded.
+                await asyncio.wait_for(admin.recv(), 15)
+            # "Within seconds", with room for a busy machine: the re-check is 60 s.
+            assert time.monotonic() - logged_out < 10
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        samples = await asyncio.to_thread(
+            second.wait_for, lambda s: value(s, OPEN, type="stt_admin") == 0
+        )
+        assert value(samples, CLOSED, type="stt_admin", reason="application",
+                     initiator="server") == 1  # fmt: skip

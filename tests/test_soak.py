@@ -19,6 +19,7 @@ from collections.abc import Awaitable
 import pytest
 from websockets.asyncio.client import connect
 
+from .accounts import CONSULTATION_A, Accounts
 from .servers import LiveServer, run_server, value
 from .soak_app import HEAP_PATH
 
@@ -37,11 +38,13 @@ SECONDS = 60.0
 POLLS_PER_SECOND = 200
 POLLERS = 20
 PATHS = {
-    "call": "/ws/call/soak-{n}/",
+    "call": f"/ws/call/{CONSULTATION_A}/",
     "stt": "/ws/stt/",
-    "stt_room": "/ws/stt/room/?role=observer&name=Soak",
+    "stt_room": f"/ws/stt/room/?consultation={CONSULTATION_A}",
     "stt_sales": "/ws/stt/sales/",
 }
+# The feeds are staff's; the rest a participant's.
+USERS = {"stt_sales": "staff"}
 TYPES_BUT_ROOM = ["call", "stt", "stt_sales"]
 RAMP_SECONDS = 5.0
 OPENED = "vidai_websocket_connections_opened_total"
@@ -62,7 +65,9 @@ class Tally:
         self.most_open = max(self.most_open, self.open_now)
 
 
-async def churn(server: LiveServer, n: int, deadline: float, tally: Tally) -> None:
+async def churn(
+    server: LiveServer, accounts: Accounts, n: int, deadline: float, tally: Tally
+) -> None:
     """One client slot: connect, hold a few seconds with a frame or two, close; repeat."""
     rng = random.Random(n)
     # Arrivals spread over the first seconds, as clients arrive in life.
@@ -73,7 +78,10 @@ async def churn(server: LiveServer, n: int, deadline: float, tally: Tally) -> No
         socket_type = "stt_room" if n % 100 == 0 else rng.choice(TYPES_BUT_ROOM)
         try:
             async with connect(
-                server.ws + PATHS[socket_type].format(n=n % 50), open_timeout=30, close_timeout=30
+                server.ws + PATHS[socket_type],
+                open_timeout=30,
+                close_timeout=30,
+                **accounts.handshake(server, USERS.get(socket_type, "doctor")),
             ) as ws:
                 tally.socket_opened(socket_type)
                 try:
@@ -127,20 +135,27 @@ def retained(server: LiveServer) -> dict[str, int]:
     return json.loads(body)
 
 
-def load(server: LiveServer, deadline: float, tally: Tally) -> list[Awaitable[None]]:
+def load(
+    server: LiveServer, accounts: Accounts, deadline: float, tally: Tally
+) -> list[Awaitable[None]]:
     """One round: every client slot churning and every poller polling until the deadline."""
     return [
-        *(churn(server, n, deadline, tally) for n in range(SOCKETS)),
+        *(churn(server, accounts, n, deadline, tally) for n in range(SOCKETS)),
         *(poll(server.port, deadline, tally) for _ in range(POLLERS)),
     ]
 
 
-async def test_soak(sqlite_path: str) -> None:
-    with run_server("uvicorn", sqlite_path, app="tests.soak_app:application") as server:
+async def test_soak(sqlite_path: str, accounts: Accounts) -> None:
+    # A few test users hold every socket: no per-user cap here.
+    with run_server(
+        "uvicorn", sqlite_path, app="tests.soak_app:application", VIDAI_SOCKETS_PER_USER="0"
+    ) as server:
+        for username in ("doctor", "staff"):
+            await asyncio.to_thread(accounts.session, server, username)
         # Warm up with a round identical to the soak: whatever the first load
         # allocates for good (caches, interned strings, pools) is in the baseline.
         warm = Tally()
-        await asyncio.gather(*load(server, time.monotonic() + SECONDS, warm))
+        await asyncio.gather(*load(server, accounts, time.monotonic() + SECONDS, warm))
         assert warm.errors == [], warm.errors[:10]
         idle = lambda s: all(  # noqa: E731
             value(s, "vidai_websocket_connections", type=t) == 0 for t in PATHS
@@ -149,7 +164,7 @@ async def test_soak(sqlite_path: str) -> None:
         baseline = retained(server)
 
         tally = Tally()
-        await asyncio.gather(*load(server, time.monotonic() + SECONDS, tally))
+        await asyncio.gather(*load(server, accounts, time.monotonic() + SECONDS, tally))
         after = await asyncio.to_thread(server.wait_for, idle, 60)
         held = retained(server)
 

@@ -82,7 +82,7 @@ def test_status_json_has_the_documented_schema(client: Client) -> None:
     assert body["ws_endpoints"] == {
         "call": "/ws/call/<room>/",
         "stt": "/ws/stt/",
-        "stt_room": "/ws/stt/room/?role=<role>&name=<name>",
+        "stt_room": "/ws/stt/room/?consultation=<consultation>",
         "stt_sales": "/ws/stt/sales/",
         "stt_admin": "/ws/stt/admin/",
     }

@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from consultation.origin import OriginCheck  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import StatusFastPath, track_rejections, with_metrics_listener  # noqa: E402
 
@@ -25,8 +26,12 @@ application = with_metrics_listener(
         {
             # The polled status JSON is answered before Django's middleware stack.
             "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),  # type: ignore[arg-type]
-            # Handshakes refused before a tracked route (by middleware) are counted too.
-            "websocket": track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # Other sites' pages are refused (4400) before the session is read; the
+            # consumers refuse the rest (consultation.guard). Refusals before a
+            # tracked route are counted too.
+            "websocket": track_rejections(
+                OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            ),
         }
     )
 )

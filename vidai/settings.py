@@ -88,6 +88,9 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("VIDAI_SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        # Every handshake reads the session and admitting a socket writes the join
+        # audit: WAL lets reads go on during a write, and commits skip a sync each.
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
     }
 }
 
@@ -118,6 +121,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 # Production (DEBUG off) is HTTPS only; README "Settings" lists the opt-outs,
 # which a plain-http setup (the test servers) sets explicitly.
@@ -157,6 +163,16 @@ _METRICS_FROM_ENV = {
 VIDAI_METRICS = {
     key: value for key, value in _METRICS_FROM_ENV.items() if value not in (None, "", [])
 }
+
+# Vidai's WebSocket policy; see README "Settings". Defaults in consultation/conf.py.
+_WEBSOCKETS_FROM_ENV = {
+    # Origins besides ALLOWED_HOSTS whose pages may open sockets (scheme://host[:port]).
+    "ALLOWED_ORIGINS": _env_list("VIDAI_WEBSOCKET_ORIGINS") or None,
+    "SOCKETS_PER_USER": os.environ.get("VIDAI_SOCKETS_PER_USER"),
+    "MESSAGE_RATE": os.environ.get("VIDAI_WEBSOCKET_MESSAGE_RATE"),
+    "RECHECK_SECONDS": os.environ.get("VIDAI_SESSION_RECHECK_SECONDS"),
+}
+VIDAI_WEBSOCKETS = {key: value for key, value in _WEBSOCKETS_FROM_ENV.items() if value}
 
 LOGGING = {
     "version": 1,

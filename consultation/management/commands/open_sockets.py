@@ -2,10 +2,14 @@
 
 For demos and load checks of the socket status page::
 
-    python manage.py open_sockets --url ws://127.0.0.1:8000 --type call=20 --type stt_room=5
+    python manage.py open_sockets --url ws://127.0.0.1:8000 --user demo-clinician \
+        --password ... --consultation <id> --type call=20 --type stt_room=5
 
-Opens the sockets, holds them while each sends a few frames, then closes
-them all with code 1000, also on Ctrl-C or SIGTERM.
+Every socket needs a logged-in user: ``--user`` and ``--password`` log in
+through the server's login page (or ``--session`` takes a session cookie's
+value), and each handshake carries that session and the server's own
+Origin. Opens the sockets, holds them while each sends a few frames, then
+closes them all with code 1000, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,16 +31,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from consultation.consumers import ROOM_ID
+from consultation import remote
+from consultation.access import consultation_id
 
-# Paths below the server root; {room} is filled from --room.
+# Paths below the server root; {room} is the consultation (--consultation).
 PATHS = {
     "call": "ws/call/{room}/",
     "stt": "ws/stt/",
-    # A role from the allow-list and a placeholder name: never a real person's.
-    "stt_room": "ws/stt/room/?role=observer&name=Demo",
+    # The role and name are the participant's, from the server's record.
+    "stt_room": "ws/stt/room/?consultation={room}",
     "stt_sales": "ws/stt/sales/",
+    "stt_admin": "ws/stt/admin/",
 }
+NEEDS_CONSULTATION = ("call", "stt_room")
 
 # One frame per type that its consumer accepts (see consultation.consumers).
 FRAMES: dict[str, str | bytes] = {
@@ -45,6 +52,7 @@ FRAMES: dict[str, str | bytes] = {
     "stt": bytes(640),
     "stt_room": json.dumps({"text": "demo"}),
     "stt_sales": json.dumps({"type": "ping"}),
+    "stt_admin": json.dumps({"type": "ping"}),
 }
 
 MAX_COUNT = 10_000
@@ -70,6 +78,7 @@ class Session:
 
     base_url: str
     room: str
+    session_key: str
     frames: int
     hold: float
     concurrency: int
@@ -130,7 +139,13 @@ class Session:
         async with gate:
             try:
                 # proxy=None: the run measures the server, not a proxy from the environment.
-                ws = await connect(url, proxy=None, close_timeout=CLOSE_TIMEOUT)
+                ws = await connect(
+                    url,
+                    proxy=None,
+                    close_timeout=CLOSE_TIMEOUT,
+                    origin=http_origin(self.base_url),  # type: ignore[arg-type]
+                    additional_headers={"Cookie": f"sessionid={self.session_key}"},
+                )
             except InvalidStatus as exc:
                 tally.failed[f"HTTP {exc.response.status_code}"] += 1
             except (OSError, InvalidHandshake) as exc:
@@ -190,6 +205,13 @@ def parse_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def http_origin(ws_url: str) -> str:
+    """The server's own origin for a ws:// or wss:// base URL: what its pages send."""
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}"
+
+
 def parse_types(specs: list[str]) -> dict[str, int]:
     """Parse ``--type NAME=COUNT`` options into counts by socket type."""
     if not specs:
@@ -197,11 +219,6 @@ def parse_types(specs: list[str]) -> dict[str, int]:
     plan: dict[str, int] = {}
     for spec in specs:
         name, sep, count_text = spec.partition("=")
-        if name == "stt_admin":
-            raise CommandError(
-                "stt_admin is not supported: the server denies it (HTTP 403) to anyone "
-                "who is not a logged-in staff user, and this command opens anonymous sockets"
-            )
         if name not in PATHS:
             raise CommandError(
                 f"unknown socket type {name!r} in --type {spec!r}; types: {', '.join(PATHS)}"
@@ -258,7 +275,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--frames", type=int, default=3, help="frames each socket sends")
         parser.add_argument("--concurrency", type=int, default=50, help="handshakes at once")
-        parser.add_argument("--room", default="demo", help="call room id")
+        parser.add_argument(
+            "--consultation",
+            "--room",
+            dest="room",
+            help="consultation id, for call and stt_room (the user must take part in it)",
+        )
+        parser.add_argument("--user", help="log in as this user (with --password)")
+        parser.add_argument("--password", help="the user's password")
+        parser.add_argument("--session", help="a session cookie's value, instead of logging in")
 
     def handle(self, *args: Any, **options: Any) -> None:
         base_url = parse_url(options["url"])
@@ -269,11 +294,15 @@ class Command(BaseCommand):
             raise CommandError("--frames must be 0 or more")
         if options["concurrency"] < 1:
             raise CommandError("--concurrency must be 1 or more")
-        if not ROOM_ID.fullmatch(options["room"]):
-            raise CommandError("--room must be 1-64 letters, digits, '_' or '-'")
+        room = options["room"]
+        if any(name in NEEDS_CONSULTATION for name in plan) and room is None:
+            raise CommandError("call and stt_room need --consultation ID (one you take part in)")
+        if room is not None and consultation_id(room) is None:
+            raise CommandError("--consultation must be a consultation id (a UUID)")
         session = Session(
             base_url=base_url,
-            room=options["room"],
+            room=room or "",
+            session_key=self._session_key(base_url, options),
             frames=options["frames"],
             hold=options["hold"],
             concurrency=options["concurrency"],
@@ -293,3 +322,19 @@ class Command(BaseCommand):
         failed = sum(sum(t.failed.values()) for t in session.tallies.values())
         if failed:
             raise CommandError(f"{failed} socket(s) failed to open; see the summary above")
+
+    def _session_key(self, base_url: str, options: dict[str, Any]) -> str:
+        """The session every socket carries: given, or from logging in."""
+        if options["session"]:
+            if options["user"]:
+                raise CommandError("give --session or --user, not both")
+            return str(options["session"])
+        if not (options["user"] and options["password"]):
+            raise CommandError(
+                "every socket needs a logged-in user: give --user NAME --password PASSWORD "
+                "(or --session KEY, a session cookie's value)"
+            )
+        try:
+            return remote.login(http_origin(base_url), options["user"], options["password"])
+        except (OSError, remote.LoginFailed) as error:
+            raise CommandError(f"could not log in: {error}") from None

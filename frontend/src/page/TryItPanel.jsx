@@ -1,18 +1,32 @@
 import { useEffect, useReducer, useRef } from "react";
 
-// Placeholders only: the page never carries a real room id or person's name.
-const DEMO_ROOM = `demo-${Math.random().toString(36).slice(2, 10)}`;
-
-export const TRY_TYPES = [
-  { type: "call", path: `/ws/call/${DEMO_ROOM}/`, what: "a peer in a demo call room" },
-  { type: "stt", path: "/ws/stt/", what: "a speech-to-text stream" },
-  {
-    type: "stt_room",
-    path: "/ws/stt/room/?role=observer&name=Demo",
-    what: "an observer named “Demo” in the transcript room",
-  },
-  { type: "stt_sales", path: "/ws/stt/sales/", what: "the sales feed" },
-];
+/**
+ * The socket types, their paths for this visitor, and why one is unavailable.
+ * Every socket carries the page's session; the server decides who may open
+ * what, and this only avoids offering what it would refuse.
+ */
+export function tryTypes({ loggedIn, consultation, feeds }) {
+  const login = loggedIn ? null : "Log in first.";
+  const seat = login ?? (consultation ? null : "Needs a consultation you take part in.");
+  const staff = login ?? (feeds ? null : "Needs staff (or the feed permission).");
+  return [
+    {
+      type: "call",
+      path: `/ws/call/${consultation}/`,
+      what: "a peer in your consultation's call",
+      unavailable: seat,
+    },
+    { type: "stt", path: "/ws/stt/", what: "a speech-to-text stream", unavailable: login },
+    {
+      type: "stt_room",
+      path: `/ws/stt/room/?consultation=${consultation}`,
+      what: "you, in your consultation's transcript room",
+      unavailable: seat,
+    },
+    { type: "stt_sales", path: "/ws/stt/sales/", what: "the sales feed", unavailable: staff },
+    { type: "stt_admin", path: "/ws/stt/admin/", what: "the admin feed", unavailable: staff },
+  ];
+}
 
 function wsUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -23,6 +37,7 @@ function describeClose(event) {
   if (event.code === 1000 || event.code === 1005) return "closed";
   if (event.code === 1012) return "closed: server restarting (1012)";
   if (event.code === 1006) return "closed: connection lost (1006)";
+  if (event.code === 4401) return "closed: session ended (4401)";
   return `closed by the server (${event.code})`;
 }
 
@@ -30,8 +45,9 @@ function describeClose(event) {
  * Opens and closes real sockets of each type from this browser, so the
  * indicator has something to count.
  */
-export function TryItPanel() {
-  const sockets = useRef(new Map(TRY_TYPES.map(({ type }) => [type, new Set()])));
+export function TryItPanel({ loggedIn = false, consultation = null, feeds = false }) {
+  const types = tryTypes({ loggedIn, consultation, feeds });
+  const sockets = useRef(new Map(types.map(({ type }) => [type, new Set()])));
   const lastEvent = useRef({});
   const [, rerender] = useReducer((n) => n + 1, 0);
 
@@ -73,7 +89,7 @@ export function TryItPanel() {
       <h2 id="try-heading">Try it</h2>
       <p>
         Open real test sockets from this browser and watch the indicators count them within one
-        poll. They close when you leave the page.
+        poll. They use your session and close when you leave the page or log out.
       </p>
       <table className="try__table">
         <thead>
@@ -86,9 +102,21 @@ export function TryItPanel() {
           </tr>
         </thead>
         <tbody>
-          {TRY_TYPES.map(({ type, path, what }) => {
+          {types.map(({ type, path, what, unavailable }) => {
             const set = sockets.current.get(type);
             const openCount = [...set].filter((ws) => ws.readyState === WebSocket.OPEN).length;
+            if (unavailable) {
+              return (
+                <tr key={type} data-type={type}>
+                  <th scope="row">
+                    <code>{type}</code>
+                  </th>
+                  <td>{what}</td>
+                  <td className="try__count">–</td>
+                  <td colSpan={2}>{unavailable}</td>
+                </tr>
+              );
+            }
             return (
               <tr key={type} data-type={type}>
                 <th scope="row">
@@ -110,14 +138,6 @@ export function TryItPanel() {
               </tr>
             );
           })}
-          <tr data-type="stt_admin">
-            <th scope="row">
-              <code>stt_admin</code>
-            </th>
-            <td>the staff-only admin feed</td>
-            <td className="try__count">–</td>
-            <td colSpan={2}>Denied: needs a staff session, so this page does not try.</td>
-          </tr>
         </tbody>
       </table>
     </section>

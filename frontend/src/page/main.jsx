@@ -22,7 +22,7 @@ function Consultation() {
 
 <SocketStatusIndicator compact={true} />`;
 
-function StatusPage({ service, intervalMs, statusUrl }) {
+function StatusPage({ service, intervalMs, statusUrl, access }) {
   return (
     <>
       <header className="page__header">
@@ -42,7 +42,7 @@ function StatusPage({ service, intervalMs, statusUrl }) {
             Add <code>?interval=5000</code> to the address to poll faster (5 s is the minimum).
           </p>
         </section>
-        <TryItPanel />
+        <TryItPanel {...access} />
         <section aria-labelledby="usage-heading">
           <h2 id="usage-heading">In your React app</h2>
           <pre className="page__code">
@@ -58,11 +58,17 @@ const root = document.getElementById("vidai-status-page");
 const statusUrl = root.dataset.statusUrl || STATUS_URL;
 const asked = new URLSearchParams(window.location.search).get("interval");
 const intervalMs = asked === null ? undefined : clampInterval(asked);
+// What the server says this visitor may open: set only for a logged-in user.
+const access = {
+  loggedIn: root.dataset.loggedIn === "1",
+  consultation: root.dataset.consultation || null,
+  feeds: root.dataset.feeds === "1",
+};
 const service =
   statusUrl === STATUS_URL ? SocketStatusService : createSocketStatusService({ url: statusUrl });
 
 createRoot(root).render(
   <StrictMode>
-    <StatusPage service={service} intervalMs={intervalMs} statusUrl={statusUrl} />
+    <StatusPage service={service} intervalMs={intervalMs} statusUrl={statusUrl} access={access} />
   </StrictMode>,
 );
