@@ -47,6 +47,7 @@ def _ms(latencies: list[float]) -> str:
 
 def run() -> list[Result]:
     """Time scrapes of the listener and of the app's port under the same churn."""
+    from tests.accounts import login, seed
     from tests.servers import ROOT, free_port, migrate, run_server
 
     port = free_port()
@@ -54,16 +55,20 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="vidai-bench-") as workdir:
         sqlite_path = str(Path(workdir) / "bench.sqlite3")
         migrate(sqlite_path)
+        seed(sqlite_path)
         with run_server(
             "uvicorn",
             sqlite_path,
             app="benchmarks.served_apps:tracked",
             VIDAI_METRICS_LISTEN=f"127.0.0.1:{port}",
             VIDAI_METRICS_TOKEN=TOKEN,
+            VIDAI_SOCKETS_PER_USER="0",  # every client is the same user
         ) as server:
+            session = login(server, "doctor")
             load = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.load", server.ws + "/ws/stt/",
-                 "--clients", str(CLIENTS), "--seconds", "600"],
+                 "--clients", str(CLIENTS), "--seconds", "600",
+                 "--header", f"Cookie:sessionid={session}", "--header", f"Origin:{server.http}"],
                 cwd=ROOT, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             try:

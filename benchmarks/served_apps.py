@@ -1,8 +1,9 @@
 """The ASGI apps the real-server benchmarks serve: Vidai's routes tracked, and the same unwrapped.
 
 ``tracked`` is what Vidai serves (``track()`` on every route, ``track_rejections``
-around the stack); ``untracked`` is the same stack with every ``track()``
-replaced by the app it wraps and no ``track_rejections``. Both answer HTTP
+around the stack, the Origin check and sessions inside); ``untracked`` is the
+same stack with every ``track()`` replaced by the app it wraps and no
+``track_rejections``. Both answer HTTP
 as Vidai does, so a server is ready when its status JSON answers.
 """
 
@@ -19,6 +20,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import URLPattern  # noqa: E402
 
+from consultation.origin import OriginCheck  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import (  # noqa: E402
     StatusFastPath,
@@ -44,7 +46,11 @@ def _application(websocket: object) -> object:
     )
 
 
-tracked = _application(track_rejections(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+tracked = _application(
+    track_rejections(OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+)
 untracked = _application(
-    AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
+    OriginCheck(
+        AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
+    )
 )

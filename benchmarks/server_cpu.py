@@ -2,8 +2,8 @@
 
 Two uvicorn processes serve the same stack (``benchmarks.served_apps``): one
 with ``track()`` and ``track_rejections()``, one without. Each round sends
-``SESSIONS`` ``stt`` sessions (connect, ``FRAMES`` audio frames each acked,
-close) from this process to one server and reads that server's CPU time in
+``SESSIONS`` ``stt`` sessions of a logged-in user (connect, ``FRAMES`` audio
+frames each acked, close) from this process to one server and reads that server's CPU time in
 nanoseconds from ``/proc/<pid>/task/*/schedstat`` (every thread, not 10 ms
 ticks). Rounds go in ABBA order, so drift in the machine's load falls on both
 sides; the figure is the median of the per-pair ratios with a bootstrap 95 %
@@ -58,6 +58,7 @@ def _per_session_ns(pid: int, url: str, headers: dict[str, str]) -> float:
 
 def run() -> list[Result]:
     """Measure the tracked/unwrapped server CPU ratio per session."""
+    from tests.accounts import login, seed
     from tests.servers import migrate, run_server
 
     with (
@@ -66,13 +67,16 @@ def run() -> list[Result]:
     ):
         sqlite_path = str(Path(workdir) / "bench.sqlite3")
         migrate(sqlite_path)
+        seed(sqlite_path)
         servers = {
             name: stack.enter_context(
                 run_server("uvicorn", sqlite_path, app=f"benchmarks.served_apps:{name}")
             )
             for name in ("tracked", "untracked")
         }
-        headers: dict[str, str] = {}
+        # Every socket is a logged-in user's: one session, in the shared database.
+        server = servers["tracked"]
+        headers = {"Cookie": f"sessionid={login(server, 'doctor')}", "Origin": server.http}
         urls = {name: server.ws + "/ws/stt/" for name, server in servers.items()}
         pids = {name: server.process.pid for name, server in servers.items()}
         for name in servers:  # warm-up: imports, caches, the executor's threads

@@ -69,8 +69,17 @@ class Case:
     target: float | None
 
 
+class _LoggedIn:
+    """The user AuthMiddlewareStack would put in the scope: Vidai's consumers need one."""
+
+    is_authenticated = True
+    is_staff = False
+    pk = 1
+
+
 def _scope() -> Scope:
     return {
+        "user": _LoggedIn(),
         "type": "websocket",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "scheme": "ws",

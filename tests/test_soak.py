@@ -1,5 +1,10 @@
-"""Soak: 2,000 concurrent sockets churning for 60 s, plus 200 status polls a second,
-against one uvicorn process on loopback. Zero errors, exact counts, memory back.
+"""Soak: 1,000 concurrent logged-in sockets churning for 60 s, plus 200 status polls a
+second, against one uvicorn process on loopback. Zero errors, exact counts, memory back.
+
+Every handshake carries a session (Origin check, session and user lookups, the
+consultation rule, the join audit), which one process on a 2-core machine
+admits at about 100 a second: slots hold their sockets 10-20 s, so the load
+asks for about 65 a second, with margin on a busy machine.
 
 Nothing here depends on how fast the machine is: open sockets are counted by
 the clients (a scrape of a saturated server can take longer than the load
@@ -33,7 +38,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
 ]
 
-SOCKETS = 2_000
+SOCKETS = 1_000
 SECONDS = 60.0
 POLLS_PER_SECOND = 200
 POLLERS = 20
@@ -46,7 +51,7 @@ PATHS = {
 # The feeds are staff's; the rest a participant's.
 USERS = {"stt_sales": "staff"}
 TYPES_BUT_ROOM = ["call", "stt", "stt_sales"]
-RAMP_SECONDS = 5.0
+RAMP_SECONDS = 10.0
 OPENED = "vidai_websocket_connections_opened_total"
 CLOSED = "vidai_websocket_connections_closed_total"
 
@@ -88,8 +93,8 @@ async def churn(
                     if socket_type == "stt":
                         await ws.send(b"\0" * 320)
                         await ws.recv()
-                    # Hold 5-15 s, but not past the deadline: a round ends on time.
-                    hold = rng.uniform(5, 15)
+                    # Hold 10-20 s, but not past the deadline: a round ends on time.
+                    hold = rng.uniform(10, 20)
                     await asyncio.sleep(min(hold, max(0.0, deadline - time.monotonic())))
                 finally:
                     tally.open_now -= 1
@@ -171,10 +176,10 @@ async def test_soak(sqlite_path: str, accounts: Accounts) -> None:
         print(f"soak: {sum(tally.opened.values())} sessions, {tally.most_open} open at most,",
               f"{tally.polls} polls; retained before {baseline}, after {held}")  # fmt: skip
         assert tally.errors == [], tally.errors[:10]
-        # Each slot holds its socket 5-15 s and reconnects at once, so once
+        # Each slot holds its socket 10-20 s and reconnects at once, so once
         # arrivals have ramped up nearly every slot is open.
         assert tally.most_open >= SOCKETS * 0.8, tally.most_open
-        assert sum(tally.opened.values()) >= SOCKETS * 3  # and really churning
+        assert sum(tally.opened.values()) >= SOCKETS * 2  # and really churning
         # The status JSON kept answering: every poll was a 200 (errors above)
         # and pollers were not starved. Its latency under load is benchmarked.
         assert tally.polls >= POLLS_PER_SECOND * SECONDS * 0.5, tally.polls
@@ -187,6 +192,6 @@ async def test_soak(sqlite_path: str, accounts: Accounts) -> None:
             before, CLOSED
         )
         assert value(after, "vidai_websocket_tracking_errors_total", stage="close") == 0
-        # About 10,000 sessions: a leak of one object per 20 sessions shows.
+        # About 4,000 sessions: a leak of one object per 8 sessions shows.
         assert held["objects"] <= baseline["objects"] + 500, (held, baseline)
         assert held["resident_bytes"] <= baseline["resident_bytes"] * 1.10, (held, baseline)
