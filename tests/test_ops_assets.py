@@ -88,6 +88,27 @@ def test_labels_objectives_and_severities_are_options(tmp_path: Path) -> None:
     assert [rule["labels"]["severity"] for rule in burns] == ["page", "warning"]
 
 
+def test_thresholds_and_durations_are_options(tmp_path: Path) -> None:
+    files = rendered_for(
+        tmp_path, "--set", "dropped_min_rate=0.5", "--set", "fleet_down_ratio=0.25",
+        "--for", "target_down=15m",
+    )  # fmt: skip
+    groups = yaml.safe_load(files[RULES_PATH])["groups"]
+    alerts = {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
+    assert "> 0.5" in alerts["VidaiWebSocketConnectionsDropped"]["expr"]
+    assert alerts["VidaiWebSocketFleetDown"]["expr"].endswith("> 0.25")
+    assert alerts["VidaiWebSocketTargetDown"]["for"] == "15m"
+
+
+@pytest.mark.parametrize(
+    "option", [["--set", "job=x"], ["--set", "capacity_ratio=most"], ["--for", "nope=5m"]]
+)
+def test_an_unknown_or_malformed_option_is_a_usage_error(option, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["--out", str(tmp_path), *option])
+    assert usage.value.code == 2
+
+
 def test_the_prometheus_rule_holds_the_same_groups() -> None:
     files = render(Config())
     resource = yaml.safe_load(files[PROMETHEUS_RULE_PATH])

@@ -9,6 +9,8 @@ they are stale.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,8 +51,54 @@ def _parser() -> argparse.ArgumentParser:
         )
     parser.add_argument("--page-severity", default=defaults.page, help="a page's severity label")
     parser.add_argument("--ticket-severity", default=defaults.ticket, help="a ticket's severity")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other number of Config, e.g. dropped_min_rate=0.1 or capacity_ratio=0.9",
+    )
+    parser.add_argument(
+        "--for",
+        dest="durations",
+        action="append",
+        default=[],
+        metavar="NAME=DURATION",
+        help="an alert's for: duration by its Config name, e.g. target_down=10m",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if a file differs")
     return parser
+
+
+def _overrides(
+    parser: argparse.ArgumentParser, settings: list[str], durations: list[str]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """``--set`` and ``--for`` as Config changes; a wrong name or value is a usage error."""
+    defaults = Config()
+    numbers = {
+        field.name: type(getattr(defaults, field.name))
+        for field in dataclasses.fields(Config)
+        if type(getattr(defaults, field.name)) in (int, float)
+    }
+    changes: dict[str, object] = {}
+    for item in settings:
+        name, _, text = item.partition("=")
+        if name not in numbers:
+            parser.error(f"--set {item!r}: choose a number field of: {', '.join(sorted(numbers))}")
+        try:
+            changes[name] = numbers[name](text)
+        except ValueError:
+            parser.error(f"--set {item!r}: {text!r} is not a {numbers[name].__name__}")
+    for_durations = dict(defaults.durations)
+    for item in durations:
+        name, _, text = item.partition("=")
+        if name not in for_durations or not re.fullmatch(r"\d+[smh]", text):
+            parser.error(
+                f"--for {item!r}: NAME is one of {', '.join(sorted(for_durations))}, "
+                "DURATION like 5m"
+            )
+        for_durations[name] = text
+    return changes, for_durations
 
 
 def _labels(text: str) -> tuple[str, ...]:
@@ -59,7 +107,9 @@ def _labels(text: str) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Render the assets; return 1 with ``--check`` when a file is stale."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    changes, durations = _overrides(parser, args.set, args.durations)
     config = Config(
         job=args.job,
         runbook_url=args.runbook_url,
@@ -70,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         close_objective=args.close_objective,
         page=args.page_severity,
         ticket=args.ticket_severity,
-    )
+        durations=durations,
+    ).replace(**changes)
     out: Path = args.out or CHECKOUT
     if args.out is None and not (CHECKOUT / "prometheus" / "rules").is_dir():
         print("not a checkout of vidai-socket-status: give --out", file=sys.stderr)
