@@ -1,15 +1,16 @@
 """The ASGI apps the real-server benchmarks serve: Vidai's routes tracked, and the same unwrapped.
 
 ``tracked`` is what Vidai serves (``track()`` on every route, ``track_rejections``
-around the stack, the Origin check and sessions inside); ``untracked`` is the
-same stack with every ``track()`` replaced by the app it wraps and no
-``track_rejections``. Both answer HTTP
+around the stack, the Origin check and sessions inside); the untracked stack is
+the same with every ``track()`` replaced by the app it wraps and no
+``track_rejections``; ``both`` serves the two side by side in one process. Both answer HTTP
 as Vidai does, so a server is ready when its status JSON answers.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -30,6 +31,8 @@ from metrics import (  # noqa: E402
 )
 from vidai.asgi import STATUS_PATH  # noqa: E402
 
+from .server_cpu import UNTRACKED_PREFIX  # noqa: E402
+
 
 def _unwrapped(route: URLPattern) -> URLPattern:
     callback = route.callback
@@ -46,11 +49,25 @@ def _application(websocket: object) -> object:
     )
 
 
-tracked = _application(
-    track_rejections(OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
+tracked_sockets = track_rejections(
+    OriginCheck(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 )
-untracked = _application(
-    OriginCheck(
-        AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
-    )
+untracked_sockets = OriginCheck(
+    AuthMiddlewareStack(URLRouter([_unwrapped(route) for route in websocket_urlpatterns]))
 )
+tracked = _application(tracked_sockets)
+untracked = _application(untracked_sockets)
+
+
+async def _both(scope: Any, receive: Any, send: Any) -> None:
+    # Both stacks in one process, so a comparison of their CPU cannot be a
+    # difference between two processes (heap, caches, where each one runs).
+    path = scope.get("path", "")
+    if path.startswith(UNTRACKED_PREFIX + "/"):
+        await untracked_sockets({**scope, "path": path[len(UNTRACKED_PREFIX) :]}, receive, send)
+    else:
+        await tracked_sockets(scope, receive, send)
+
+
+# /ws/... through the tracked stack, /untracked/ws/... through the other one.
+both = _application(_both)

@@ -1,9 +1,11 @@
 """Server CPU per session on a real uvicorn: Vidai's routes tracked versus unwrapped.
 
-Two uvicorn processes serve the same stack (``benchmarks.served_apps``): one
-with ``track()`` and ``track_rejections()``, one without. Each round sends
-``SESSIONS`` ``stt`` sessions of a logged-in user (connect, ``FRAMES`` audio
-frames each acked, close) from this process to one server and reads that server's CPU time in
+One uvicorn process serves Vidai's stack twice (``benchmarks.served_apps.both``):
+at ``/ws/...`` with ``track()`` and ``track_rejections()``, at
+``/untracked/ws/...`` without them. One process, so the comparison is not one
+between two processes' heaps and caches. Each round sends ``SESSIONS`` ``stt``
+sessions of a logged-in user (connect, ``FRAMES`` audio frames each acked,
+close) from this process to one of the stacks and reads the server's CPU time in
 nanoseconds from ``/proc/<pid>/task/*/schedstat`` (every thread, not 10 ms
 ticks). Rounds go in ABBA order, so drift in the machine's load falls on both
 sides; the figure is the median of the per-pair ratios with a bootstrap 95 %
@@ -22,6 +24,8 @@ from websockets.asyncio.client import connect
 from . import Result, bootstrap_interval, median
 
 TARGET = 1.03
+# Where benchmarks.served_apps.both serves the untracked stack.
+UNTRACKED_PREFIX = "/untracked"
 SESSIONS = 1_000
 PAIRS = 20
 CLIENTS = 8
@@ -61,33 +65,28 @@ def run() -> list[Result]:
     from tests.accounts import login, seed
     from tests.servers import migrate, run_server
 
-    with (
-        tempfile.TemporaryDirectory(prefix="vidai-bench-") as workdir,
-        contextlib.ExitStack() as stack,
-    ):
+    with tempfile.TemporaryDirectory(prefix="vidai-bench-") as workdir:
         sqlite_path = str(Path(workdir) / "bench.sqlite3")
         migrate(sqlite_path)
         seed(sqlite_path)
-        servers = {
-            name: stack.enter_context(
-                run_server("uvicorn", sqlite_path, app=f"benchmarks.served_apps:{name}")
-            )
-            for name in ("tracked", "untracked")
-        }
-        # Every socket is a logged-in user's: one session, in the shared database.
-        server = servers["tracked"]
-        headers = {"Cookie": f"sessionid={login(server, 'doctor')}", "Origin": server.http}
-        urls = {name: server.ws + "/ws/stt/" for name, server in servers.items()}
-        pids = {name: server.process.pid for name, server in servers.items()}
-        for name in servers:  # warm-up: imports, caches, the executor's threads
-            _per_session_ns(pids[name], urls[name], headers)
-        tracked: list[float] = []
-        untracked: list[float] = []
-        for pair in range(PAIRS):
-            order = ("tracked", "untracked") if pair % 2 == 0 else ("untracked", "tracked")
-            figures = {name: _per_session_ns(pids[name], urls[name], headers) for name in order}
-            tracked.append(figures["tracked"])
-            untracked.append(figures["untracked"])
+        with run_server("uvicorn", sqlite_path, app="benchmarks.served_apps:both") as server:
+            # Every socket is a logged-in user's: one session for both stacks.
+            session = login(server, "doctor")
+            headers = {"Cookie": f"sessionid={session}", "Origin": server.http}
+            pid = server.process.pid
+            urls = {
+                "tracked": server.ws + "/ws/stt/",
+                "untracked": server.ws + UNTRACKED_PREFIX + "/ws/stt/",
+            }
+            for url in urls.values():  # warm-up: imports, caches, the executor's threads
+                _per_session_ns(pid, url, headers)
+            tracked: list[float] = []
+            untracked: list[float] = []
+            for pair in range(PAIRS):
+                order = ("tracked", "untracked") if pair % 2 == 0 else ("untracked", "tracked")
+                figures = {name: _per_session_ns(pid, urls[name], headers) for name in order}
+                tracked.append(figures["tracked"])
+                untracked.append(figures["untracked"])
     ratios = [t / u for t, u in zip(tracked, untracked, strict=True)]
     low, high = bootstrap_interval(ratios)
     added = median([t - u for t, u in zip(tracked, untracked, strict=True)])
@@ -95,7 +94,7 @@ def run() -> list[Result]:
         Result(
             benchmark="8. uvicorn server CPU per stt session, tracked/unwrapped",
             measured=(
-                f"tracked {median(tracked) / 1e3:.0f} us; +{added / 1e3:.1f} us/session; "
+                f"tracked {median(tracked) / 1e3:.0f} us; {added / 1e3:+.1f} us/session; "
                 f"95% CI of the ratio {low:.3f}-{high:.3f}; {PAIRS} ABBA pairs x {SESSIONS}"
             ),
             baseline=f"unwrapped {median(untracked) / 1e3:.0f} us",
