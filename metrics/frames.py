@@ -12,7 +12,6 @@ them into its files (``metrics.multiprocess.worker_files``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -20,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from .instruments import MESSAGE_BYTES, MESSAGES
 from .label_values import RECEIVED, SENT
+from .per_type import PerType
 
 __all__ = ["FrameCollector", "FrameCounts", "FrameTable"]
 
@@ -36,7 +36,7 @@ class FrameCounts:
         self.received = self.received_bytes = self.sent = self.sent_bytes = 0
 
 
-class FrameTable:
+class FrameTable(PerType[FrameCounts]):
     """Every type's ``FrameCounts``, in declaration order.
 
     >>> table = FrameTable()
@@ -47,20 +47,7 @@ class FrameTable:
     """
 
     def __init__(self) -> None:
-        self._counts: dict[str, FrameCounts] = {}
-        self._lock = threading.Lock()
-
-    def counts(self, socket_type: str) -> FrameCounts:
-        """Return a type's counts, created at 0 on first use."""
-        found = self._counts.get(socket_type)
-        if found is None:
-            with self._lock:
-                found = self._counts.setdefault(socket_type, FrameCounts())
-        return found
-
-    def items(self) -> list[tuple[str, FrameCounts]]:
-        """Return ``(type, counts)`` pairs, in declaration order."""
-        return list(self._counts.items())
+        super().__init__(FrameCounts)
 
 
 class FrameCollector(Collector):

@@ -56,7 +56,8 @@ TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
 class SocketInstruments:
     """The event-driven metrics of the contract, registered on ``registry``.
 
-    Frames and bytes are not here: ``metrics.frames`` reads them at scrape time.
+    Frames, bytes and handshake durations are not here: ``metrics.frames`` and
+    ``metrics.handshakes`` read them at scrape time.
 
     >>> from prometheus_client import CollectorRegistry
     >>> instruments = SocketInstruments(CollectorRegistry(), duration_buckets=(1.0, 60.0))
@@ -84,13 +85,6 @@ class SocketInstruments:
             buckets=duration_buckets,
             registry=registry,
         )
-        self.handshake = Histogram(
-            HANDSHAKE,
-            "Time from a WebSocket handshake's arrival to its accept or refusal.",
-            ["type"],
-            buckets=HANDSHAKE_BUCKETS,
-            registry=registry,
-        )
         self.tracking_errors = Counter(
             TRACKING_ERRORS,
             "Errors inside socket tracking, swallowed so the socket carried on.",
@@ -100,4 +94,3 @@ class SocketInstruments:
         for stage in TRACKING_STAGES:
             self.tracking_errors.labels(stage=stage)
         self.rejected.labels(type=label_values.UNKNOWN_TYPE, reason=label_values.NO_ROUTE)
-        self.handshake.labels(type=label_values.UNKNOWN_TYPE)

@@ -21,6 +21,7 @@ from .capacity import ConnectionLimitCollector
 from .collector import LiveSocketCollector
 from .conf import get_settings
 from .frames import FrameCollector, FrameCounts, FrameTable
+from .handshakes import HandshakeCollector, HandshakeTable, HandshakeTimes
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
 from .multiprocess.directory import multiprocess_dir
@@ -96,7 +97,7 @@ class _TypeChildren:
 
     opened: Counter
     duration: Histogram
-    handshake: Histogram
+    handshake: HandshakeTimes
     frames: FrameCounts
 
 
@@ -124,12 +125,16 @@ class SocketTracker:
         age_buckets: tuple[float, ...] | None = None,
         live: LiveSockets | None = None,
         frames: FrameTable | None = None,
+        handshakes: HandshakeTable | None = None,
         publisher: LivePublisher | None = None,
     ) -> None:
         config = get_settings()
         self.registry = registry
         self.live = live if live is not None else LiveSockets()
         self.frame_table = frames if frames is not None else FrameTable()
+        self.handshake_table = handshakes if handshakes is not None else HandshakeTable()
+        # The catch-all's type: its handshakes show at 0 before the first one.
+        self.handshake_table.counts(label_values.UNKNOWN_TYPE)
         # Multiprocess mode publishes the open sockets to this worker's files
         # (metrics.multiprocess.worker_tracker); one process has nothing to publish.
         self.publisher: LivePublisher = publisher if publisher is not None else _UNPUBLISHED
@@ -148,6 +153,7 @@ class SocketTracker:
             LiveSocketCollector(self.live, self.types, age_buckets or config.age_buckets)
         )
         registry.register(FrameCollector(self.frame_table))
+        registry.register(HandshakeCollector(self.handshake_table))
         registry.register(ConnectionLimitCollector())
 
     def types(self) -> tuple[str, ...]:
@@ -169,7 +175,7 @@ class SocketTracker:
         self._children[socket_type] = _TypeChildren(
             opened=instruments.opened.labels(type=socket_type),
             duration=instruments.duration.labels(type=socket_type),
-            handshake=instruments.handshake.labels(type=socket_type),
+            handshake=self.handshake_table.counts(socket_type),
             frames=self.frame_table.counts(socket_type),
         )
         self.publisher.declare(socket_type)
@@ -206,10 +212,13 @@ class SocketTracker:
         self._instruments.rejected.labels(type=socket_type, reason=reason).inc()
 
     def handshake_done(self, socket_type: str, seconds: float) -> None:
-        """Observe how long a handshake took from its arrival to its accept or refusal."""
+        """Observe how long a handshake took from its arrival to its accept or refusal.
+
+        From the event loop's thread, as the wrappers time handshakes (no lock).
+        """
         children = self._children.get(socket_type)
         if children is None:  # unknown: a handshake no tracked route took
-            self._instruments.handshake.labels(type=socket_type).observe(seconds)
+            self.handshake_table.counts(socket_type).observe(seconds)
         else:
             children.handshake.observe(seconds)
 

@@ -25,6 +25,8 @@ from prometheus_client.values import MultiProcessValue
 from websockets.asyncio.client import connect
 
 from metrics.frames import FrameTable
+from metrics.handshakes import HandshakeTable
+from metrics.instruments import HANDSHAKE
 from metrics.live import LiveSockets
 from metrics.multiprocess import (
     MultiProcessSocketCollector,
@@ -149,6 +151,8 @@ def test_files_and_one_process_expose_the_same_contract(directory, clock, monkey
         tracker.closed(short, code=1000, initiator="client")
         tracker.rejected("stt_admin", "denied")
         tracker.frames("call", received=3, received_bytes=30, sent=2, sent_bytes=20)
+        tracker.handshake_done("call", 0.004)
+        tracker.handshake_done("unknown", 20.0)  # past the last bound: +Inf only
         clock.advance(20)
         tracker.closed(old, code=1006, initiator="client")
         clock.advance(-120)  # the second tracker lives the same history
@@ -214,6 +218,30 @@ def test_frames_reach_the_files_at_each_refresh_and_only_once(directory, clock, 
     assert (
         merged(directory, clock).get_sample_value("vidai_websocket_messages_total", received) == 5
     )
+
+
+def test_handshakes_from_every_worker_reach_the_files_at_each_refresh_and_only_once(
+    directory, clock, monkeypatch
+):
+    workers = [make_worker(pid, clock, monkeypatch) for pid in (21, 22)]
+    bucket = HANDSHAKE + "_bucket"
+    for tracker, seconds in zip(workers, (0.003, 0.2), strict=True):
+        tracker.handshake_done("stt", seconds)
+        # In the worker's own registry at once; in the files at the next refresh (1 s).
+        assert tracker.registry.get_sample_value(bucket, {"type": "stt", "le": "+Inf"}) == 1
+    assert merged(directory, clock).get_sample_value(bucket, {"type": "stt", "le": "+Inf"}) == 0
+    for tracker in workers:
+        assert isinstance(tracker.publisher, WorkerGauges)
+        tracker.publisher.refresh()
+        tracker.publisher.refresh()  # nothing new: nothing added twice
+    files = merged(directory, clock)
+    assert files.get_sample_value(bucket, {"type": "stt", "le": "0.001"}) == 0
+    assert files.get_sample_value(bucket, {"type": "stt", "le": "0.005"}) == 1
+    assert files.get_sample_value(bucket, {"type": "stt", "le": "0.25"}) == 2
+    assert files.get_sample_value(HANDSHAKE + "_count", {"type": "stt"}) == 2
+    assert files.get_sample_value(HANDSHAKE + "_sum", {"type": "stt"}) == pytest.approx(0.203)
+    # The catch-all's type is there at 0 before its first handshake.
+    assert files.get_sample_value(HANDSHAKE + "_count", {"type": "unknown"}) == 0
 
 
 def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
@@ -292,7 +320,7 @@ def test_scrapes_during_folds_never_count_a_dead_worker_twice_or_not_at_all(
 def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="before prometheus_client is imported"):
-        WorkerGauges(LiveSockets(), (10.0,), frames=FrameTable())
+        WorkerGauges(LiveSockets(), (10.0,), frames=FrameTable(), handshakes=HandshakeTable())
 
 
 def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:

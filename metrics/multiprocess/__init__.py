@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from ..capacity import ConnectionLimitCollector
 from ..frames import FrameTable
+from ..handshakes import HandshakeTable
 from ..live import LiveSockets
 from .collector import MultiProcessSocketCollector
 from .directory import archive_dead_worker, files_enabled, multiprocess_dir, prepare_directory
@@ -62,6 +63,7 @@ def worker_tracker(
 
     live = live if live is not None else LiveSockets()
     frames = FrameTable()
+    handshakes = HandshakeTable()
     buckets = age_buckets or get_settings().age_buckets
     return SocketTracker(
         registry,
@@ -69,5 +71,6 @@ def worker_tracker(
         age_buckets=buckets,
         live=live,
         frames=frames,
-        publisher=WorkerGauges(live, buckets, frames=frames),
+        handshakes=handshakes,
+        publisher=WorkerGauges(live, buckets, frames=frames, handshakes=handshakes),
     )

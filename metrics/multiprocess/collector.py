@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import GaugeHistogramMetricFamily, Metric
+from prometheus_client.core import GaugeHistogramMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from ..handshakes import BUCKET_LABELS, handshake_family
 from ..instruments import AGE, CONNECTIONS, bucket_label
 from .directory import directory_lock, metric_files
-from .worker_files import AGE_OLDER, AGE_START_SUM
+from .worker_files import AGE_OLDER, AGE_START_SUM, HANDSHAKE_IN_BUCKET, HANDSHAKE_SECONDS
 
 __all__ = ["MultiProcessSocketCollector"]
 
@@ -23,7 +24,9 @@ class MultiProcessSocketCollector(Collector):
     gauge histogram, which workers store as two internal gauges (see
     ``metrics.multiprocess.worker_files``), is rebuilt here from the merged sums:
     ``le`` bucket = open - older than ``le``, ``_gcount`` = open,
-    ``_gsum`` = open x now - sum of start times. Files are read under the
+    ``_gsum`` = open x now - sum of start times. The handshake duration
+    histogram, stored as two internal counters, is rebuilt the same way:
+    buckets made cumulative, the total seconds as its sum. Files are read under the
     directory's shared lock, so a dead worker being folded into the archives
     is counted exactly once.
 
@@ -49,7 +52,20 @@ class MultiProcessSocketCollector(Collector):
         open_by_type: dict[str, float] = {}
         older: dict[str, dict[float, float]] = {}
         start_sums: dict[str, float] = {}
+        handshakes: dict[str, dict[str, float]] = {}
+        handshake_seconds: dict[str, float] = {}
         for family in merged:
+            if family.name == HANDSHAKE_IN_BUCKET:
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):  # not the _created series
+                        by_label = handshakes.setdefault(sample.labels["type"], {})
+                        by_label[sample.labels["le"]] = sample.value
+                continue
+            if family.name == HANDSHAKE_SECONDS:
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        handshake_seconds[sample.labels["type"]] = sample.value
+                continue
             if family.name == AGE_OLDER:
                 for sample in family.samples:
                     by_bound = older.setdefault(sample.labels["type"], {})
@@ -65,6 +81,22 @@ class MultiProcessSocketCollector(Collector):
             yield family
         if open_by_type:
             yield _age_family(open_by_type, older, start_sums, now)
+        if handshakes:
+            yield _handshake_family(handshakes, handshake_seconds)
+
+
+def _handshake_family(
+    in_bucket: dict[str, dict[str, float]], seconds: dict[str, float]
+) -> HistogramMetricFamily:
+    family = handshake_family()
+    for socket_type, by_label in in_bucket.items():
+        running = 0.0
+        buckets = []
+        for label in BUCKET_LABELS:
+            running += by_label.get(label, 0.0)
+            buckets.append((label, running))
+        family.add_metric([socket_type], buckets, sum_value=seconds.get(socket_type, 0.0))
+    return family
 
 
 def _age_family(

@@ -17,7 +17,11 @@ the scrape merges them (``metrics.collector.MultiProcessSocketCollector``):
   when this worker last re-derived everything, so a stuck worker shows;
 - the frame and byte counters (counters, archived when the worker exits):
   what the worker's ``FrameTable`` gained since the last refresh, so they are
-  at most one refresh interval behind.
+  at most one refresh interval behind;
+- for the handshake duration histogram, two internal counters, refreshed the
+  same way from the worker's ``HandshakeTable``, that the scrape turns back
+  into ``vidai_websocket_handshake_duration_seconds``: handshakes per bucket
+  (not cumulative) and their total seconds.
 
 Counts, start times and start sums are re-published from the live registry
 (read under one lock with the write) on every open and close, so totals are
@@ -38,18 +42,36 @@ from typing import Final
 from prometheus_client import Counter, Gauge
 
 from ..frames import MESSAGE_BYTES_HELP, MESSAGES_HELP, FrameTable
-from ..instruments import AGE, CONNECTIONS, MESSAGE_BYTES, MESSAGES, OLDEST_START, bucket_label
+from ..handshakes import BUCKET_LABELS, HandshakeTable
+from ..instruments import (
+    AGE,
+    CONNECTIONS,
+    HANDSHAKE,
+    MESSAGE_BYTES,
+    MESSAGES,
+    OLDEST_START,
+    bucket_label,
+)
 from ..label_values import RECEIVED, SENT
 from ..live import LiveSocket, LiveSockets
 from .directory import files_enabled, multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AGE_OLDER", "AGE_START_SUM", "WORKER_REFRESH", "WorkerGauges"]
+__all__ = [
+    "AGE_OLDER",
+    "AGE_START_SUM",
+    "HANDSHAKE_IN_BUCKET",
+    "HANDSHAKE_SECONDS",
+    "WORKER_REFRESH",
+    "WorkerGauges",
+]
 
 # Internal: only in the files, turned into the AGE gauge histogram at scrape time.
 AGE_OLDER: Final = AGE + "_older"
 AGE_START_SUM: Final = AGE + "_start_sum"
+HANDSHAKE_IN_BUCKET: Final = HANDSHAKE + "_in_bucket"
+HANDSHAKE_SECONDS: Final = HANDSHAKE + "_seconds"
 WORKER_REFRESH: Final = "vidai_websocket_worker_refresh_time_seconds"
 
 _NS = 1_000_000_000
@@ -68,7 +90,7 @@ class WorkerGauges:
     """Publish a worker's live registry into its multiprocess files.
 
     Made by ``metrics.multiprocess.worker_tracker`` with the tracker's own
-    live registry and frame table; needs
+    live registry, frame table and handshake table; needs
     ``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client was imported.
     The gauges are not registered on any registry: in multiprocess mode the
     files are the registry, read by ``MultiProcessSocketCollector``.
@@ -80,6 +102,7 @@ class WorkerGauges:
         age_bounds: tuple[float, ...],
         *,
         frames: FrameTable,
+        handshakes: HandshakeTable,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not files_enabled():
@@ -91,6 +114,9 @@ class WorkerGauges:
         self._frames = frames
         # What the files hold of each type's frame counts: received, its bytes, sent, its bytes.
         self._frames_written: dict[str, tuple[int, int, int, int]] = {}
+        self._handshakes = handshakes
+        # What the files hold of each type's handshakes: per bucket, and their seconds.
+        self._handshakes_written: dict[str, tuple[list[int], float]] = {}
         self._bounds = age_bounds
         self._smallest_bound = min(age_bounds, default=float("inf"))
         self._clock = clock
@@ -132,6 +158,18 @@ class WorkerGauges:
         self._message_bytes = Counter(
             MESSAGE_BYTES, MESSAGE_BYTES_HELP, ["type", "direction"], registry=None
         )
+        self._handshake_in_bucket = Counter(
+            HANDSHAKE_IN_BUCKET,
+            "WebSocket handshakes per duration bucket, not cumulative (internal).",
+            ["type", "le"],
+            registry=None,
+        )
+        self._handshake_seconds = Counter(
+            HANDSHAKE_SECONDS,
+            "Total duration of WebSocket handshakes (internal).",
+            ["type"],
+            registry=None,
+        )
         self._refreshed = Gauge(
             WORKER_REFRESH,
             "Unix time each live worker last re-derived its socket gauges.",
@@ -160,6 +198,7 @@ class WorkerGauges:
                 )
             self._publish_type(socket_type)
             self._publish_frames(socket_type)
+            self._publish_handshakes(socket_type)
 
     def opened(self, socket_type: str) -> None:
         """Publish a type's count, oldest start and start sum after an open."""
@@ -185,6 +224,9 @@ class WorkerGauges:
             for socket_type in self._types:
                 self._publish_type(socket_type)
                 self._publish_frames(socket_type)
+            # Every type timed, the catch-all's "unknown" too, declared or not.
+            for socket_type, _ in self._handshakes.items():
+                self._publish_handshakes(socket_type)
             self._refreshed.set(self._clock())
 
     def start(self, interval: float) -> None:
@@ -241,6 +283,20 @@ class WorkerGauges:
         for child, new, old in zip(children, now, before, strict=True):
             child.inc(new - old)  # inc(0) still creates the series at 0
         self._frames_written[socket_type] = now
+
+    def _publish_handshakes(self, socket_type: str) -> None:
+        times = self._handshakes.counts(socket_type)
+        # The sum first, as the one-process collector reads it: never ahead of the buckets.
+        seconds = times.seconds
+        in_bucket = list(times.in_bucket)
+        written = self._handshakes_written.get(socket_type)
+        before, seconds_before = written or ([-1] * len(in_bucket), 0.0)
+        for label, new, old in zip(BUCKET_LABELS, in_bucket, before, strict=True):
+            if new != old:  # the first write creates every series, at 0 or more
+                self._handshake_in_bucket.labels(type=socket_type, le=label).inc(new - max(old, 0))
+        if written is None or seconds != seconds_before:
+            self._handshake_seconds.labels(type=socket_type).inc(seconds - seconds_before)
+        self._handshakes_written[socket_type] = (in_bucket, seconds)
 
     def _publish_type(self, socket_type: str) -> None:
         gauges = self._types.get(socket_type)
