@@ -76,9 +76,6 @@ class _State(enum.Enum):
     DONE = enum.auto()
 
 
-_OPEN = _State.OPEN
-
-
 class _Ending(enum.Enum):
     RETURNED = enum.auto()
     FAILED = enum.auto()
@@ -134,7 +131,9 @@ class _Session:
         self.started = started
         self.state = _State.PENDING
         self.key: Hashable = None
-        # The type's counts, added to on every frame and read at every scrape.
+        # The type's counts while the socket is open, added to on every frame
+        # and read at every scrape; before and after, counts nobody reads, so
+        # the frame path needs no look at the state.
         self.frames = _UNCOUNTED
 
     def wrap_receive(self, receive: Receive) -> Receive:
@@ -142,7 +141,7 @@ class _Session:
         # frame of every socket, and a function call costs as much as the rest.
         async def tracked_receive() -> Message:
             message = await receive()
-            if message["type"] == "websocket.receive" and self.state is _OPEN:
+            if message["type"] == "websocket.receive":
                 frames = self.frames
                 frames.received += 1
                 text = message.get("text")
@@ -161,7 +160,7 @@ class _Session:
     def wrap_send(self, send: Send) -> Send:
         async def tracked_send(message: Message) -> None:
             # get(): the app's message may lack a type; the server, not we, refuses it.
-            if message.get("type") == "websocket.send" and self.state is _OPEN:
+            if message.get("type") == "websocket.send":
                 frames = self.frames
                 frames.sent += 1
                 text = message.get("text")
@@ -217,10 +216,12 @@ class _Session:
             self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
         except Exception:
             self.state = _State.DONE
+            self.frames = _UNCOUNTED
             self._tracking_error("open")
 
     def _close(self, code: object, initiator: str) -> None:
         self.state = _State.DONE
+        self.frames = _UNCOUNTED
         try:
             self.tracker.closed(self.key, code=code, initiator=initiator)
         except Exception:
