@@ -1,4 +1,4 @@
-"""The metric contract's names and its counters and histograms, on an injected registry.
+"""The metric contract's names, buckets, and its prometheus_client counters.
 
 Gauges about open sockets are not here: they are computed at scrape time by
 ``metrics.collector`` from the live registry, so they cannot drift.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
 from . import label_values
 
@@ -54,35 +54,24 @@ TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
 
 
 class SocketInstruments:
-    """The event-driven metrics of the contract, registered on ``registry``.
+    """The contract's prometheus_client counters, registered on ``registry``: refusals
+    and tracking errors.
 
-    Frames, bytes and handshake durations are not here: ``metrics.frames`` and
-    ``metrics.handshakes`` read them at scrape time.
+    What every accepted socket moves is not here: accepts, closes and lifetimes
+    (``metrics.socket_counts``), frames and bytes (``metrics.frames``) and
+    handshake durations (``metrics.handshakes``) are plain integers read at
+    scrape time.
 
     >>> from prometheus_client import CollectorRegistry
-    >>> instruments = SocketInstruments(CollectorRegistry(), duration_buckets=(1.0, 60.0))
-    >>> instruments.opened.labels(type="call").inc()
+    >>> instruments = SocketInstruments(CollectorRegistry())
+    >>> instruments.rejected.labels(type="call", reason="denied").inc()
     """
 
-    def __init__(self, registry: CollectorRegistry, *, duration_buckets: tuple[float, ...]):
-        self.opened = Counter(OPENED, "WebSocket handshakes accepted.", ["type"], registry=registry)
-        self.closed = Counter(
-            CLOSED,
-            "WebSocket connections closed after accept, by close reason and initiator.",
-            ["type", "reason", "initiator"],
-            registry=registry,
-        )
+    def __init__(self, registry: CollectorRegistry) -> None:
         self.rejected = Counter(
             REJECTED,
             "WebSocket handshakes never accepted, by reason.",
             ["type", "reason"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            DURATION,
-            "Lifetime of WebSocket connections, observed at close.",
-            ["type"],
-            buckets=duration_buckets,
             registry=registry,
         )
         self.tracking_errors = Counter(

@@ -14,17 +14,19 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from . import label_values
+from .buckets import BucketCounts
 from .capacity import ConnectionLimitCollector
 from .collector import LiveSocketCollector
 from .conf import get_settings
 from .frames import FrameCollector, FrameCounts, FrameTable
-from .handshakes import HandshakeCollector, HandshakeTable, HandshakeTimes
+from .handshakes import HandshakeCollector, HandshakeTable
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
 from .multiprocess.directory import multiprocess_dir
+from .socket_counts import SocketCountsCollector, SocketCountsTable, TypeCounts
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +65,10 @@ class LivePublisher(Protocol):
         """Create a type's series at its current values."""
 
     def opened(self, socket_type: str) -> None:
-        """Publish a type after an open."""
+        """Publish an accept of a type."""
 
-    def closed(self, sock: LiveSocket) -> None:
-        """Publish a type after a close."""
+    def closed(self, sock: LiveSocket, *, reason: str, initiator: str, lifetime: float) -> None:
+        """Publish a close, counted under ``reason`` and ``initiator``, ``lifetime`` seconds."""
 
     def start(self, interval: float) -> None:
         """Keep publishing every ``interval`` seconds in the background."""
@@ -81,7 +83,7 @@ class _Unpublished:
     def opened(self, socket_type: str) -> None:
         pass
 
-    def closed(self, sock: LiveSocket) -> None:
+    def closed(self, sock: LiveSocket, *, reason: str, initiator: str, lifetime: float) -> None:
         pass
 
     def start(self, interval: float) -> None:
@@ -95,9 +97,8 @@ _UNPUBLISHED: LivePublisher = _Unpublished()
 class _TypeChildren:
     """One type's labelled metric children, looked up once instead of per event."""
 
-    opened: Counter
-    duration: Histogram
-    handshake: HandshakeTimes
+    counts: TypeCounts
+    handshake: BucketCounts
     frames: FrameCounts
 
 
@@ -132,23 +133,22 @@ class SocketTracker:
         self.registry = registry
         self.live = live if live is not None else LiveSockets()
         self.frame_table = frames if frames is not None else FrameTable()
+        self.counts_table = SocketCountsTable(duration_buckets or config.duration_buckets)
         self.handshake_table = handshakes if handshakes is not None else HandshakeTable()
         # The catch-all's type: its handshakes show at 0 before the first one.
         self.handshake_table.counts(label_values.UNKNOWN_TYPE)
         # Multiprocess mode publishes the open sockets to this worker's files
         # (metrics.multiprocess.worker_tracker); one process has nothing to publish.
         self.publisher: LivePublisher = publisher if publisher is not None else _UNPUBLISHED
-        self._instruments = SocketInstruments(
-            registry, duration_buckets=duration_buckets or config.duration_buckets
-        )
+        self._instruments = SocketInstruments(registry)
         # Held while an open or a close updates the live registry and the
         # counters together, and by a scrape from another thread (the dedicated
         # listener), which so never sees half of one: opened - closed == open.
         self.lock = threading.Lock()
         self._children: dict[str, _TypeChildren] = {}
-        self._closed_children: dict[tuple[str, str, str], Counter] = {}
         for socket_type in types:
             self.declare(socket_type)
+        registry.register(SocketCountsCollector(self.counts_table))
         registry.register(
             LiveSocketCollector(self.live, self.types, age_buckets or config.age_buckets)
         )
@@ -169,12 +169,8 @@ class SocketTracker:
         # or rejection shows in rate() and increase() (they need a prior sample).
         for reason in label_values.ROUTE_REJECT_REASONS:
             instruments.rejected.labels(type=socket_type, reason=reason)
-        for reason in label_values.CLOSE_REASONS:
-            for initiator in label_values.INITIATORS:
-                self._closed_child(socket_type, reason, initiator)
         self._children[socket_type] = _TypeChildren(
-            opened=instruments.opened.labels(type=socket_type),
-            duration=instruments.duration.labels(type=socket_type),
+            counts=self.counts_table.counts(socket_type),
             handshake=self.handshake_table.counts(socket_type),
             frames=self.frame_table.counts(socket_type),
         )
@@ -187,7 +183,7 @@ class SocketTracker:
         children = self._children.get(socket_type) or self._declared(socket_type)
         with self.lock:
             key = self.live.add(socket_type, key=key, user_id=user_id)
-            children.opened.inc()
+            children.counts.opened += 1
         self.publisher.opened(socket_type)
         return key
 
@@ -200,9 +196,11 @@ class SocketTracker:
             if sock is None:
                 return False
             reason = label_values.close_reason(code)
-            self._closed_child(sock.type, reason, initiator).inc()
-            self._children[sock.type].duration.observe(self.live.lifetime(sock))
-        self.publisher.closed(sock)
+            counts = self._children[sock.type].counts
+            counts.closed[reason, initiator] += 1
+            lifetime = self.live.lifetime(sock)
+            counts.lifetimes.observe(lifetime)
+        self.publisher.closed(sock, reason=reason, initiator=initiator, lifetime=lifetime)
         return True
 
     def rejected(self, socket_type: str, reason: str) -> None:
@@ -251,16 +249,6 @@ class SocketTracker:
     def _declared(self, socket_type: str) -> _TypeChildren:
         self.declare(socket_type)
         return self._children[socket_type]
-
-    def _closed_child(self, socket_type: str, reason: str, initiator: str) -> Counter:
-        label_key = (socket_type, reason, initiator)
-        child = self._closed_children.get(label_key)
-        if child is None:
-            child = self._instruments.closed.labels(
-                type=socket_type, reason=reason, initiator=initiator
-            )
-            self._closed_children[label_key] = child
-        return child
 
 
 def default_tracker() -> SocketTracker:

@@ -320,7 +320,13 @@ def test_scrapes_during_folds_never_count_a_dead_worker_twice_or_not_at_all(
 def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="before prometheus_client is imported"):
-        WorkerGauges(LiveSockets(), (10.0,), frames=FrameTable(), handshakes=HandshakeTable())
+        WorkerGauges(
+            LiveSockets(),
+            (10.0,),
+            frames=FrameTable(),
+            handshakes=HandshakeTable(),
+            duration_bounds=(1.0,),
+        )
 
 
 def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:

@@ -64,7 +64,8 @@ def worker_tracker(
     live = live if live is not None else LiveSockets()
     frames = FrameTable()
     handshakes = HandshakeTable()
-    buckets = age_buckets or get_settings().age_buckets
+    config = get_settings()
+    buckets = age_buckets or config.age_buckets
     return SocketTracker(
         registry,
         types=types,
@@ -72,5 +73,11 @@ def worker_tracker(
         live=live,
         frames=frames,
         handshakes=handshakes,
-        publisher=WorkerGauges(live, buckets, frames=frames, handshakes=handshakes),
+        publisher=WorkerGauges(
+            live,
+            buckets,
+            frames=frames,
+            handshakes=handshakes,
+            duration_bounds=config.duration_buckets,
+        ),
     )

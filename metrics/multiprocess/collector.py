@@ -9,8 +9,8 @@ from prometheus_client.core import GaugeHistogramMetricFamily, HistogramMetricFa
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from ..handshakes import BUCKET_LABELS, handshake_family
-from ..instruments import AGE, CONNECTIONS, bucket_label
+from ..handshakes import handshake_family
+from ..instruments import AGE, CONNECTIONS, HANDSHAKE_BUCKETS, bucket_label
 from .directory import directory_lock, metric_files
 from .worker_files import AGE_OLDER, AGE_START_SUM, HANDSHAKE_IN_BUCKET, HANDSHAKE_SECONDS
 
@@ -92,7 +92,7 @@ def _handshake_family(
     for socket_type, by_label in in_bucket.items():
         running = 0.0
         buckets = []
-        for label in BUCKET_LABELS:
+        for label in (*(bucket_label(bound) for bound in HANDSHAKE_BUCKETS), "+Inf"):
             running += by_label.get(label, 0.0)
             buckets.append((label, running))
         family.add_metric([socket_type], buckets, sum_value=seconds.get(socket_type, 0.0))

@@ -64,7 +64,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Worker, exiting: write what its frame counters gained since the last refresh."""
+    """Worker, exiting: write what its frames and handshakes gained since the last refresh."""
     from ..tracker import default_tracker
 
     gauges = default_tracker().publisher

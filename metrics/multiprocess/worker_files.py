@@ -15,6 +15,9 @@ the scrape merges them (``metrics.collector.MultiProcessSocketCollector``):
   reached the smallest bound, and the passage of time, move them;
 - ``vidai_websocket_worker_refresh_time_seconds`` (liveall, ``pid`` label):
   when this worker last re-derived everything, so a stuck worker shows;
+- the accept and close counters and the lifetime histogram, the contract's
+  names, written at every accept and close (the tracker counts them as plain
+  integers, which multiprocess scrapes do not read);
 - the frame and byte counters (counters, archived when the worker exits):
   what the worker's ``FrameTable`` gained since the last refresh, so they are
   at most one refresh interval behind;
@@ -39,21 +42,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from ..frames import MESSAGE_BYTES_HELP, MESSAGES_HELP, FrameTable
-from ..handshakes import BUCKET_LABELS, HandshakeTable
+from ..handshakes import HandshakeTable
 from ..instruments import (
     AGE,
+    CLOSED,
     CONNECTIONS,
+    DURATION,
     HANDSHAKE,
     MESSAGE_BYTES,
     MESSAGES,
     OLDEST_START,
+    OPENED,
     bucket_label,
 )
-from ..label_values import RECEIVED, SENT
+from ..label_values import CLOSE_REASONS, INITIATORS, RECEIVED, SENT
 from ..live import LiveSocket, LiveSockets
+from ..socket_counts import CLOSED_HELP, DURATION_HELP, OPENED_HELP
 from .directory import files_enabled, multiprocess_dir
 
 logger = logging.getLogger(__name__)
@@ -71,7 +78,7 @@ __all__ = [
 AGE_OLDER: Final = AGE + "_older"
 AGE_START_SUM: Final = AGE + "_start_sum"
 HANDSHAKE_IN_BUCKET: Final = HANDSHAKE + "_in_bucket"
-HANDSHAKE_SECONDS: Final = HANDSHAKE + "_seconds"
+HANDSHAKE_SECONDS: Final = HANDSHAKE + "_spent"
 WORKER_REFRESH: Final = "vidai_websocket_worker_refresh_time_seconds"
 
 _NS = 1_000_000_000
@@ -84,6 +91,10 @@ class _TypeGauges:
     start_sum: Gauge
     older: tuple[Gauge, ...]
     """One per age bound, in the order of the bounds."""
+    opened: Counter
+    closed: dict[tuple[str, str], Counter]
+    """By (reason, initiator)."""
+    duration: Histogram
 
 
 class WorkerGauges:
@@ -103,6 +114,7 @@ class WorkerGauges:
         *,
         frames: FrameTable,
         handshakes: HandshakeTable,
+        duration_bounds: tuple[float, ...],
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not files_enabled():
@@ -170,6 +182,13 @@ class WorkerGauges:
             ["type"],
             registry=None,
         )
+        # Accepts, closes and lifetimes are written at once, so a killed worker
+        # loses none: the archive keeps what its files held.
+        self._opened = Counter(OPENED, OPENED_HELP, ["type"], registry=None)
+        self._closed = Counter(CLOSED, CLOSED_HELP, ["type", "reason", "initiator"], registry=None)
+        self._duration = Histogram(
+            DURATION, DURATION_HELP, ["type"], buckets=duration_bounds, registry=None
+        )
         self._refreshed = Gauge(
             WORKER_REFRESH,
             "Unix time each live worker last re-derived its socket gauges.",
@@ -195,22 +214,38 @@ class WorkerGauges:
                         self._older.labels(type=socket_type, le=bucket_label(bound))
                         for bound in self._bounds
                     ),
+                    opened=self._opened.labels(type=socket_type),
+                    closed={
+                        (reason, initiator): self._closed.labels(
+                            type=socket_type, reason=reason, initiator=initiator
+                        )
+                        for reason in CLOSE_REASONS
+                        for initiator in INITIATORS
+                    },
+                    duration=self._duration.labels(type=socket_type),
                 )
             self._publish_type(socket_type)
             self._publish_frames(socket_type)
             self._publish_handshakes(socket_type)
 
     def opened(self, socket_type: str) -> None:
-        """Publish a type's count, oldest start and start sum after an open."""
+        """Count an accept; publish the type's count, oldest start and start sum."""
+        gauges = self._types.get(socket_type)
+        if gauges is not None:
+            gauges.opened.inc()
         with self._lock:
             self._publish_counts(socket_type)
 
-    def closed(self, sock: LiveSocket) -> None:
-        """Publish a type after a close; its age counts too if it had reached a bound."""
+    def closed(self, sock: LiveSocket, *, reason: str, initiator: str, lifetime: float) -> None:
+        """Count a close; publish its type, age counts too if it had reached a bound."""
+        gauges = self._types.get(sock.type)
+        if gauges is not None:
+            gauges.closed[reason, initiator].inc()
+            gauges.duration.observe(lifetime)
         with self._lock:
             # A socket younger than every bound now was younger at the last
             # publish too: no "older" count includes it, none needs moving.
-            if self._live.lifetime(sock) >= self._smallest_bound:
+            if lifetime >= self._smallest_bound:
                 self._publish_type(sock.type)
             else:
                 self._publish_counts(sock.type)
@@ -287,11 +322,11 @@ class WorkerGauges:
     def _publish_handshakes(self, socket_type: str) -> None:
         times = self._handshakes.counts(socket_type)
         # The sum first, as the one-process collector reads it: never ahead of the buckets.
-        seconds = times.seconds
+        seconds = times.total
         in_bucket = list(times.in_bucket)
         written = self._handshakes_written.get(socket_type)
         before, seconds_before = written or ([-1] * len(in_bucket), 0.0)
-        for label, new, old in zip(BUCKET_LABELS, in_bucket, before, strict=True):
+        for label, new, old in zip(times.labels, in_bucket, before, strict=True):
             if new != old:  # the first write creates every series, at 0 or more
                 self._handshake_in_bucket.labels(type=socket_type, le=label).inc(new - max(old, 0))
         if written is None or seconds != seconds_before:
