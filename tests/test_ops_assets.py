@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,84 @@ def test_without_the_ops_extra_the_error_names_it(module: str) -> None:
     done = run_command(sys.executable, "-c", hide, ok=False)
     assert done.returncode == 1
     assert "pip install 'vidai-socket-status[ops]'" in done.stderr
+
+
+RECORD_REFERENCE = re.compile(r"vidai:[a-z0-9_:]+(?P<matchers>\{[^}]*\})?")
+
+
+def test_every_expression_reading_a_record_selects_the_job() -> None:
+    """Records keep the job label: two renders in one Prometheus never read each other's."""
+    groups = yaml.safe_load(render(Config(job="chat"))[RULES_PATH])["groups"]
+    references = [
+        (rule.get("alert") or rule["record"], found.group(0))
+        for group in groups
+        for rule in group["rules"]
+        for found in RECORD_REFERENCE.finditer(rule["expr"])
+    ]
+    assert len(references) >= 30
+    unscoped = [ref for ref in references if 'job="chat"' not in ref[1]]
+    assert unscoped == []
+
+
+@pytest.mark.parametrize("option", ["--instance-labels", "--fleet-labels"])
+def test_labels_without_job_are_a_usage_error(option: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["--out", str(tmp_path), option, "cluster,instance"])
+    assert usage.value.code == 2
+    assert "must include 'job'" in capsys.readouterr().err
+
+
+@pytest.mark.system_tool
+def test_two_renders_in_one_prometheus_alert_once_each(tmp_path: Path) -> None:
+    """Another job's rules loaded beside these neither read nor duplicate their records."""
+    for job in ("chat", "vidai"):
+        (tmp_path / f"{job}.yml").write_text(render(Config(job=job))[RULES_PATH])
+    groups = yaml.safe_load(render(Config(job="chat"))[RULES_PATH])["groups"]
+    rule = next(
+        rule
+        for group in groups
+        for rule in group["rules"]
+        if rule.get("alert") == "VidaiWebSocketUnroutedHandshakes"
+    )
+    instance = "chat-1:8000"
+
+    def filled(text: str) -> str:
+        return text.replace("{{ $labels.instance }}", instance).replace("{{ $labels.job }}", "chat")
+
+    labels = {"job": "chat", "instance": instance, "type": "unknown", "reason": "no_route"}
+    series = ", ".join(f'{name}="{value}"' for name, value in labels.items())
+    case = {
+        "rule_files": ["chat.yml", "vidai.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {
+                        "series": f"vidai_websocket_connections_rejected_total{{{series}}}",
+                        "values": "0+60x30",  # one a second, past the 0.1/s threshold
+                    }
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "25m",
+                        "alertname": "VidaiWebSocketUnroutedHandshakes",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**labels, **rule["labels"]},
+                                "exp_annotations": {
+                                    key: filled(value) for key, value in rule["annotations"].items()
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(case))
+    done = subprocess.run(
+        [require_tool("promtool"), "test", "rules", "test.yml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr

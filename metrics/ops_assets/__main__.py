@@ -35,12 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--instance-labels",
         default=",".join(defaults.instance_labels),
-        help="labels telling targets apart (default: %(default)s)",
+        help="labels telling targets apart, job among them (default: %(default)s)",
     )
     parser.add_argument(
         "--fleet-labels",
         default=",".join(defaults.fleet_labels),
-        help="labels telling deployments apart (default: %(default)s)",
+        help="labels telling deployments apart, job among them (default: %(default)s)",
     )
     for name in ("handshake_objective", "close_objective"):
         parser.add_argument(
@@ -105,12 +105,10 @@ def _labels(text: str) -> tuple[str, ...]:
     return tuple(label.strip() for label in text.split(",") if label.strip())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Render the assets; return 1 with ``--check`` when a file is stale."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    changes, durations = _overrides(parser, args.set, args.durations)
-    config = Config(
+def _config(
+    args: argparse.Namespace, changes: dict[str, object], durations: dict[str, str]
+) -> Config:
+    return Config(
         job=args.job,
         runbook_url=args.runbook_url,
         grafana_url=args.grafana_url,
@@ -122,6 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ticket=args.ticket_severity,
         durations=durations,
     ).replace(**changes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Render the assets; return 1 with ``--check`` when a file is stale."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    changes, durations = _overrides(parser, args.set, args.durations)
+    try:
+        config = _config(args, changes, durations)
+    except ValueError as error:
+        parser.error(str(error))
     out: Path = args.out or CHECKOUT
     if args.out is None and not (CHECKOUT / "prometheus" / "rules").is_dir():
         print("not a checkout of vidai-socket-status: give --out", file=sys.stderr)

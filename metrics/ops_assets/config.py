@@ -87,6 +87,14 @@ class Config:
         }
     )
 
+    def __post_init__(self) -> None:
+        # Recording rules keep these labels, and every expression reading a
+        # record selects the job on it: without "job" a record could not be
+        # told from another render's, nor found by this one's alerts.
+        for field_name in ("instance_labels", "fleet_labels"):
+            if "job" not in getattr(self, field_name):
+                raise ValueError(f"{field_name} must include 'job'")
+
     @property
     def selector(self) -> str:
         """The matcher every expression carries."""

@@ -114,7 +114,7 @@ def _slo(config: Config) -> list[Rule]:
                 "record": f"vidai:websocket_handshake_errors:ratio_rate{window}",
                 "expr": f"sum by ({by}) (rate(vidai_websocket_connections_rejected_total"
                 f'{{{sel}, reason="error"}}[{window}]))\n/\n'
-                f"vidai:websocket_handshakes:rate{window}",
+                f"vidai:websocket_handshakes:rate{window}{{{sel}}}",
             }
         )
         rules.append(
@@ -129,7 +129,7 @@ def _slo(config: Config) -> list[Rule]:
                 "record": f"vidai:websocket_close_errors:ratio_rate{window}",
                 "expr": f"sum by ({by}) (rate(vidai_websocket_connections_closed_total"
                 f'{{{sel}, reason="internal_error"}}[{window}]))\n/\n'
-                f"vidai:websocket_closes:rate{window}",
+                f"vidai:websocket_closes:rate{window}{{{sel}}}",
             }
         )
     return rules
@@ -138,14 +138,14 @@ def _slo(config: Config) -> list[Rule]:
 def _burn_alerts(
     config: Config, name: str, ratio: str, volume: str, objective: float, what: str
 ) -> list[Rule]:
-    budget = 1 - objective
+    sel, budget = config.selector, 1 - objective
     alerts = []
     for kind, (long, short, burn) in SLO_WINDOWS.items():
         threshold = round(burn * budget, 10)
         expr = (
-            f"vidai:{ratio}:ratio_rate{long} > {threshold!r}\n"
-            f"and\nvidai:{ratio}:ratio_rate{short} > {threshold!r}\n"
-            f"and\nvidai:{volume}:rate{long} >= {config.slo_min_rate!r}"
+            f"vidai:{ratio}:ratio_rate{long}{{{sel}}} > {threshold!r}\n"
+            f"and\nvidai:{ratio}:ratio_rate{short}{{{sel}}} > {threshold!r}\n"
+            f"and\nvidai:{volume}:rate{long}{{{sel}}} >= {config.slo_min_rate!r}"
         )
         alerts.append(
             _alert(
@@ -174,12 +174,12 @@ def _alerts(config: Config) -> list[Rule]:
     stale_types = "|".join(socket_type for socket_type, _ in config.stale_hours)
     stale = "\nor\n".join(
         [
-            f'vidai:websocket_oldest_connection_age_seconds{{type="{socket_type}"}} '
+            f'vidai:websocket_oldest_connection_age_seconds{{{sel}, type="{socket_type}"}} '
             f"> {hours} * 3600"
             for socket_type, hours in config.stale_hours
         ]
         + [
-            f'vidai:websocket_oldest_connection_age_seconds{{type!~"{stale_types}"}} '
+            f'vidai:websocket_oldest_connection_age_seconds{{{sel}, type!~"{stale_types}"}} '
             f"> {config.stale_hours_default} * 3600"
         ]
     )
@@ -260,12 +260,13 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketConnectionsDropped",
-            f"vidai:websocket_connections:sum == 0\n"
+            f"vidai:websocket_connections:sum{{{sel}}} == 0\n"
             f"and on ({by}, type)\n"
-            f"sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m)"
+            f"sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m{{{sel}}})"
             f" > {config.dropped_min_rate!r}\n"
             f"and on ({by}, type)\n"
-            f"avg_over_time(vidai:websocket_connections:sum[1h]) >= {config.dropped_baseline}",
+            f"avg_over_time(vidai:websocket_connections:sum{{{sel}}}[1h])"
+            f" >= {config.dropped_baseline}",
             severity=config.ticket,
             duration="dropped",
             summary="{{ $labels.type }} WebSockets on {{ $labels.instance }} fell to zero "
@@ -279,12 +280,12 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketFleetConnectionsDropped",
-            f"sum by ({fleet}, type) (vidai:websocket_connections:sum) == 0\n"
+            f"sum by ({fleet}, type) (vidai:websocket_connections:sum{{{sel}}}) == 0\n"
             f"and on ({fleet}, type)\n"
-            f"sum by ({fleet}, type) (vidai:websocket_connections_rejected:rate5m)"
+            f"sum by ({fleet}, type) (vidai:websocket_connections_rejected:rate5m{{{sel}}})"
             f" > {config.dropped_min_rate!r}\n"
             f"and on ({fleet}, type)\n"
-            f"sum by ({fleet}, type) (avg_over_time(vidai:websocket_connections:sum[1h]))"
+            f"sum by ({fleet}, type) (avg_over_time(vidai:websocket_connections:sum{{{sel}}}[1h]))"
             f" >= {config.dropped_baseline}",
             severity=config.page,
             duration="dropped",
@@ -300,11 +301,11 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketHandshakeErrors",
-            f'vidai:websocket_connections_rejected:rate5m{{reason="error"}}\n'
+            f'vidai:websocket_connections_rejected:rate5m{{{sel}, reason="error"}}\n'
             f"/ on ({by}, type) group_left ()\n"
-            f"(\n  vidai:websocket_connections_opened:rate5m\n"
+            f"(\n  vidai:websocket_connections_opened:rate5m{{{sel}}}\n"
             f"  + on ({by}, type)\n"
-            f"  sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m)\n)\n"
+            f"  sum by ({by}, type) (vidai:websocket_connections_rejected:rate5m{{{sel}}})\n)\n"
             f"> 0.05",
             severity=config.ticket,
             duration="handshake_errors",
@@ -319,7 +320,7 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketHandshakeLatency",
-            f"vidai:websocket_handshake_duration_seconds:p99_rate5m"
+            f"vidai:websocket_handshake_duration_seconds:p99_rate5m{{{sel}}}"
             f" > {config.handshake_p99_seconds!r}\n"
             f"and on ({by}, type)\n"
             f"sum by ({by}, type) (rate(vidai_websocket_handshake_duration_seconds_count"
@@ -338,8 +339,8 @@ def _alerts(config: Config) -> list[Rule]:
             config,
             "VidaiWebSocketAbnormalCloses",
             f"sum by ({by}, type) "
-            f'(vidai:websocket_connections_closed:rate5m{{reason="abnormal"}})\n'
-            f"/\nsum by ({by}, type) (vidai:websocket_connections_closed:rate5m)\n"
+            f'(vidai:websocket_connections_closed:rate5m{{{sel}, reason="abnormal"}})\n'
+            f"/\nsum by ({by}, type) (vidai:websocket_connections_closed:rate5m{{{sel}}})\n"
             f"> {config.abnormal_share!r}",
             severity=config.info,
             duration="abnormal",
@@ -354,7 +355,7 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketUnroutedHandshakes",
-            f'vidai:websocket_connections_rejected:rate5m{{reason="no_route"}}'
+            f'vidai:websocket_connections_rejected:rate5m{{{sel}, reason="no_route"}}'
             f" > {config.unrouted_rate!r}",
             severity=config.info,
             duration="unrouted",
@@ -367,7 +368,7 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketConnectionChurn",
-            f"vidai:websocket_short_lived:ratio_rate5m > {config.churn_share!r}\n"
+            f"vidai:websocket_short_lived:ratio_rate5m{{{sel}}} > {config.churn_share!r}\n"
             f"and on ({by}, type)\n"
             f"sum by ({by}, type) (rate(vidai_websocket_connection_duration_seconds_bucket"
             f'{{{sel}, le="{config.churn_lifetime!r}"}}[5m])) > {config.churn_min_rate!r}',
@@ -415,7 +416,7 @@ def _alerts(config: Config) -> list[Rule]:
             f'/ on ({by}) vidai_websocket_connections_limit{{{sel}, type=""}}\n'
             f"> {config.capacity_ratio!r}\n"
             f"or\n"
-            f"vidai:websocket_connections:sum\n"
+            f"vidai:websocket_connections:sum{{{sel}}}\n"
             f'/ on ({by}, type) vidai_websocket_connections_limit{{{sel}, type!=""}}\n'
             f"> {config.capacity_ratio!r}",
             severity=config.ticket,
