@@ -7,6 +7,8 @@
   ``ASGI_APPLICATION`` when it is unset) cannot be imported.
 - ``vidai_metrics.E003``: a ``VIDAI_METRICS`` value is invalid (one error each).
 - ``vidai_metrics.W003``: a setting of an earlier release that is no longer read.
+- ``vidai_metrics.W004``: ``CONNECTION_LIMIT_BY_TYPE`` names a type no tracked route has.
+- ``vidai_metrics.W005``: ``DURATION_BUCKETS`` lacks the bound the bundled churn alert reads.
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from .access import allowed_networks
 from .conf import IPNetwork, get_settings, settings_problems
 from .multiprocess import multiprocess_dir
-from .routing import project_routes, untracked_routes
+from .routing import project_routes, tracked_endpoints, untracked_routes
+
+# The lifetime bound (seconds) the bundled churn rule reads
+# (metrics.ops_assets.Config.churn_lifetime's default).
+CHURN_BOUND = 5.0
 
 # Django settings of an earlier release, and the VIDAI_METRICS key each became.
 _MOVED_SETTINGS = {
@@ -124,7 +130,7 @@ def check_websocket_routes_tracked(
                 id="vidai_metrics.E002",
             )
         ]
-    return [
+    messages: list[CheckMessage] = [
         Warning(
             f"WebSocket route {pattern!r} is not wrapped with metrics.track(); "
             "its sockets are not counted.",
@@ -133,6 +139,37 @@ def check_websocket_routes_tracked(
             id="vidai_metrics.W002",
         )
         for pattern in untracked_routes(routes)
+    ]
+    types = tracked_endpoints(routes)
+    messages += [
+        Warning(
+            f"VIDAI_METRICS['CONNECTION_LIMIT_BY_TYPE'] names {socket_type!r}, which no "
+            "tracked route has: its limit is exported, but no socket is ever counted against it.",
+            hint=f"Socket types of the routes: {', '.join(sorted(types)) or 'none'}.",
+            obj=socket_type,
+            id="vidai_metrics.W004",
+        )
+        for socket_type, _ in get_settings().connection_limit_by_type
+        if socket_type not in types
+    ]
+    return messages
+
+
+@register()
+def check_duration_buckets(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when the lifetime histogram lacks the bound the bundled churn alert reads."""
+    if settings_problems():
+        return []
+    if CHURN_BOUND in get_settings().duration_buckets:
+        return []
+    return [
+        Warning(
+            f"VIDAI_METRICS['DURATION_BUCKETS'] has no {CHURN_BOUND:g} s bound: the bundled "
+            f'churn alert reads le="{CHURN_BOUND!r}" and never fires.',
+            hint="Add the bound, or render the ops assets with "
+            "--set churn_lifetime=<one of the bounds>.",
+            id="vidai_metrics.W005",
+        )
     ]
 
 

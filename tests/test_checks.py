@@ -169,3 +169,28 @@ def test_a_setting_of_an_earlier_release_warns() -> None:
     messages = [m for m in run_checks() if m.id.startswith("vidai_")]
     assert [(m.id, m.obj) for m in messages] == [("vidai_metrics.W003", "VIDAI_STATUS_RATE_LIMIT")]
     assert "STATUS_RATE_LIMIT" in messages[0].hint
+
+
+@override_settings(
+    VIDAI_METRICS={
+        "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
+        "CONNECTION_LIMIT_BY_TYPE": {"call": 100, "cal": 50},
+    }
+)
+def test_a_limit_for_a_type_no_route_has_warns() -> None:
+    messages = [m for m in run_checks() if m.id.startswith("vidai_")]
+    assert [(m.id, m.obj) for m in messages] == [("vidai_metrics.W004", "cal")]
+    assert "stt_admin" in messages[0].hint
+
+
+@override_settings(VIDAI_METRICS={"DURATION_BUCKETS": (1, 10, 60)})
+def test_lifetime_buckets_without_the_churn_bound_warn() -> None:
+    assert [m.id for m in run_checks() if m.id.startswith("vidai_")] == ["vidai_metrics.W005"]
+
+
+def test_the_churn_bound_is_the_renderers_default() -> None:
+    from metrics.checks import CHURN_BOUND
+    from metrics.ops_assets import Config
+
+    assert Config().churn_lifetime == CHURN_BOUND
+    assert CHURN_BOUND in get_settings().duration_buckets  # the default buckets: quiet
