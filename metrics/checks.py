@@ -166,8 +166,9 @@ def check_duration_buckets(app_configs: Sequence[Any] | None, **kwargs: Any) -> 
         Warning(
             f"VIDAI_METRICS['DURATION_BUCKETS'] has no {CHURN_BOUND:g} s bound: the bundled "
             f'churn alert reads le="{CHURN_BOUND!r}" and never fires.',
-            hint="Add the bound, or render the ops assets with "
-            "--set churn_lifetime=<one of the bounds>.",
+            hint="Add the bound; if your ops assets are rendered with another "
+            "churn_lifetime (--set churn_lifetime=<one of the bounds>), add "
+            "vidai_metrics.W005 to SILENCED_SYSTEM_CHECKS.",
             id="vidai_metrics.W005",
         )
     ]

@@ -33,7 +33,7 @@ class HandshakeTable(PerType[BucketCounts]):
 
 
 def handshake_family() -> HistogramMetricFamily:
-    """An empty ``vidai_websocket_handshake_duration_seconds`` family, labelled by type."""
+    """Return an empty ``vidai_websocket_handshake_duration_seconds`` family, by type."""
     return HistogramMetricFamily(HANDSHAKE, HANDSHAKE_HELP, labels=["type"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.utils import floatToGoString
 
 from . import label_values
 
@@ -45,8 +46,12 @@ HANDSHAKE_BUCKETS: Final = (
 
 
 def bucket_label(bound: float) -> str:
-    """The ``le`` label value of a bucket bound, as prometheus_client writes it."""
-    return "+Inf" if bound == float("inf") else repr(float(bound))
+    """The ``le`` label value of a bucket bound, as prometheus_client writes it.
+
+    >>> bucket_label(5), bucket_label(2_592_000), bucket_label(float("inf"))
+    ('5.0', '2.592e+06', '+Inf')
+    """
+    return str(floatToGoString(bound))  # type: ignore[no-untyped-call]
 
 
 # Where tracking can fail; the values of the tracking_errors "stage" label.
@@ -54,8 +59,7 @@ TRACKING_STAGES: Final = ("open", "frame", "close", "reject")
 
 
 class SocketInstruments:
-    """The contract's prometheus_client counters, registered on ``registry``: refusals
-    and tracking errors.
+    """The contract's refusal and tracking-error counters, registered on ``registry``.
 
     What every accepted socket moves is not here: accepts, closes and lifetimes
     (``metrics.socket_counts``), frames and bytes (``metrics.frames``) and

@@ -95,7 +95,7 @@ _UNPUBLISHED: LivePublisher = _Unpublished()
 
 @dataclass(frozen=True, slots=True)
 class _TypeChildren:
-    """One type's labelled metric children, looked up once instead of per event."""
+    """One type's plain counts, looked up once instead of per event."""
 
     counts: TypeCounts
     handshake: BucketCounts
@@ -169,12 +169,14 @@ class SocketTracker:
         # or rejection shows in rate() and increase() (they need a prior sample).
         for reason in label_values.ROUTE_REJECT_REASONS:
             instruments.rejected.labels(type=socket_type, reason=reason)
+        # The publisher first: if it fails, the type stays undeclared and the
+        # next open declares it again, rather than counting it here only.
+        self.publisher.declare(socket_type)
         self._children[socket_type] = _TypeChildren(
             counts=self.counts_table.counts(socket_type),
             handshake=self.handshake_table.counts(socket_type),
             frames=self.frame_table.counts(socket_type),
         )
-        self.publisher.declare(socket_type)
 
     def opened(
         self, socket_type: str, *, key: Hashable | None = None, user_id: str | None = None

@@ -17,6 +17,7 @@ from django.urls import path  # noqa: E402
 from consultation.origin import OriginCheck  # noqa: E402
 from consultation.routing import websocket_urlpatterns  # noqa: E402
 from metrics import StatusFastPath, track, track_rejections, with_metrics_listener  # noqa: E402
+from tests.consumers import BUSY_FRAME_SECONDS  # noqa: E402
 from vidai.asgi import STATUS_PATH  # noqa: E402
 
 
@@ -65,7 +66,7 @@ class Busy(AsyncWebsocketConsumer):
     """Answer each frame after 200 ms of CPU work on the event loop: clients keep it saturated."""
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        deadline = time.perf_counter() + 0.2
+        deadline = time.perf_counter() + BUSY_FRAME_SECONDS
         while time.perf_counter() < deadline:
             pass
         await self.send(text_data=text_data)

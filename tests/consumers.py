@@ -2,6 +2,10 @@
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+# How long tests.asgi_app's Busy consumer holds the event loop per frame. Here,
+# not there: importing tests.asgi_app declares its socket types in the test process.
+BUSY_FRAME_SECONDS = 0.2
+
 
 class Echo(AsyncWebsocketConsumer):
     async def connect(self) -> None:

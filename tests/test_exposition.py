@@ -5,9 +5,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from metrics.buckets import BucketCounts
 from metrics.live import LiveSockets
 from metrics.tracker import SocketTracker
 
@@ -78,3 +79,13 @@ def test_promtool_accepts_a_real_servers_metrics(sqlite_path: str) -> None:
     assert status == 200
     result = promtool_check(body)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plain_histograms_label_their_buckets_as_prometheus_client_does() -> None:
+    """One process (BucketCounts) and multiprocess files (Histogram) write the same le."""
+    bounds = (0.0025, 1.0, 14_400.0, 2_592_000.0)
+    registry = CollectorRegistry()
+    Histogram("h", "h", buckets=bounds, registry=registry).observe(1)
+    (family,) = registry.collect()
+    written = [s.labels["le"] for s in family.samples if s.name == "h_bucket"]
+    assert list(BucketCounts(bounds).labels) == written

@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 from metrics.listener import process_registry
 from metrics.tracker import SocketTracker
 
+from .consumers import BUSY_FRAME_SECONDS
 from .servers import (
     ROOT,
     LiveServer,
@@ -196,9 +197,6 @@ def scrape_latencies(url: str, count: int) -> list[float]:
 
 def p99(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100, method="inclusive")[98]
-
-
-BUSY_FRAME_SECONDS = 0.2  # tests.asgi_app.Busy holds the loop this long per frame
 
 
 def busy_frames_answered(url: str) -> float:

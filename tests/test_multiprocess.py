@@ -244,6 +244,15 @@ def test_handshakes_from_every_worker_reach_the_files_at_each_refresh_and_only_o
     assert files.get_sample_value(HANDSHAKE + "_count", {"type": "unknown"}) == 0
 
 
+def test_the_catch_alls_handshakes_are_in_the_files_before_any_refresh(
+    directory, clock, monkeypatch
+):
+    make_worker(23, clock, monkeypatch)
+    files = merged(directory, clock)
+    assert files.get_sample_value(HANDSHAKE + "_count", {"type": "unknown"}) == 0
+    assert files.get_sample_value(HANDSHAKE + "_count", {"type": "call"}) == 0
+
+
 def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
     worker = make_worker(1, clock, monkeypatch)
     assert isinstance(worker.publisher, WorkerGauges)
@@ -268,12 +277,17 @@ def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, m
 def test_a_dead_worker_is_folded_exactly_and_its_files_go(directory, clock, monkeypatch) -> None:
     alive, dead = make_worker(21, clock, monkeypatch), make_worker(22, clock, monkeypatch)
     for tracker in (alive, dead, dead):
+        tracker.handshake_done("call", 0.02)
         key = tracker.opened("call")
         clock.advance(3.5)
         tracker.closed(key, code=1001, initiator="client")
         tracker.opened("stt")
+    for tracker in (alive, dead):
+        assert isinstance(tracker.publisher, WorkerGauges)
+        tracker.publisher.refresh()  # what worker_exit does for a worker that exits
     before = samples(merged(directory, clock))
     assert before[(OPEN, frozenset({("type", "stt")}))] == 3
+    assert before[(HANDSHAKE + "_count", frozenset({("type", "call")}))] == 3
 
     assert archive_dead_worker(22, str(directory)) == ["counter", "histogram"]
     after = samples(merged(directory, clock))

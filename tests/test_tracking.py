@@ -306,3 +306,31 @@ async def test_a_refusal_close_code_names_the_reason(registry, tracker, code, re
         if r != "no_route"
     )
     assert total == 1
+
+
+async def frames_outside_the_open_socket(scope, receive, send) -> None:
+    """Send a frame before accept, close, then read and answer a late frame."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.send", "text": "early"})
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
+    await receive()  # a frame that was on its way when the app closed
+    await send({"type": "websocket.send", "text": "late"})
+
+
+async def test_frames_before_accept_or_after_close_are_not_counted(registry, tracker) -> None:
+    app = track("call", frames_outside_the_open_socket, tracker=tracker)
+    communicator = ApplicationCommunicator(app, {"type": "websocket", "path": "/ws/"})
+    await communicator.send_input({"type": "websocket.connect"})
+    sent = [await communicator.receive_output() for _ in range(3)]
+    assert [message["type"] for message in sent] == [
+        "websocket.send", "websocket.accept", "websocket.close",
+    ]  # fmt: skip
+    await communicator.send_input({"type": "websocket.receive", "text": "late"})
+    assert (await communicator.receive_output())["text"] == "late"
+    await communicator.wait()
+    assert_balanced(registry, "call", 0)
+    assert value(registry, CLOSED, type="call", reason="normal", initiator="server") == 1
+    for direction in ("received", "sent"):
+        for name in ("vidai_websocket_messages_total", "vidai_websocket_message_bytes_total"):
+            assert value(registry, name, type="call", direction=direction) == 0

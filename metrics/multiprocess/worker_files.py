@@ -227,6 +227,10 @@ class WorkerGauges:
             self._publish_type(socket_type)
             self._publish_frames(socket_type)
             self._publish_handshakes(socket_type)
+            # The catch-all's "unknown" too, so its series exist before a refresh.
+            for timed, _ in self._handshakes.items():
+                if timed not in self._handshakes_written:
+                    self._publish_handshakes(timed)
 
     def opened(self, socket_type: str) -> None:
         """Count an accept; publish the type's count, oldest start and start sum."""
