@@ -1,4 +1,4 @@
-"""App config: registers the system checks and the log redaction filter."""
+"""App config: registers the system checks and the log redaction filter; joins the run."""
 
 from django.apps import AppConfig
 
@@ -15,3 +15,20 @@ class MetricsConfig(AppConfig):
 
         # An invalid setting is logged and check E003, never an error here.
         install(get_settings().redact_loggers)
+        _join_or_warn()
+
+
+def _join_or_warn() -> None:
+    """Multiprocess mode: join the directory's run before anything writes a file.
+
+    One process: say so if this is one of several workers, counting apart.
+    """
+    from .multiprocess.directory import files_enabled, join_run, multiprocess_dir
+
+    directory = multiprocess_dir()
+    if directory and files_enabled():
+        join_run(directory)
+    elif not directory:
+        from .servers import warn_unmerged_workers
+
+        warn_unmerged_workers()

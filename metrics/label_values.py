@@ -16,6 +16,8 @@ SERVICE_RESTART: Final = "service_restart"
 ABNORMAL: Final = "abnormal"
 APPLICATION: Final = "application"
 OTHER: Final = "other"
+# Accepted by a worker that died without counting the close (multiprocess mode).
+WORKER_LOST: Final = "worker_lost"
 
 CLOSE_REASONS: Final = (
     NORMAL,
@@ -27,12 +29,25 @@ CLOSE_REASONS: Final = (
     ABNORMAL,
     APPLICATION,
     OTHER,
+    WORKER_LOST,
 )
 
 # Who closed: the peer's close frame (or its vanishing) versus our side.
 CLIENT: Final = "client"
 SERVER: Final = "server"
 INITIATORS: Final = (CLIENT, SERVER)
+# Every (reason, initiator) a close is counted under: a lost worker's closes
+# are the server's alone.
+CLOSE_LABELS: Final = tuple(
+    (reason, initiator)
+    for reason in CLOSE_REASONS
+    for initiator in INITIATORS
+    if (reason, initiator) != (WORKER_LOST, CLIENT)
+)
+# Codes only a server sends (RFC 6455 and the IANA registry: internal error,
+# service restart, try again later, bad gateway): the server's close, even
+# when the app hears it as a disconnect (uvicorn's shutdown sends 1012).
+SERVER_ONLY_CODES: Final = frozenset({1011, 1012, 1013, 1014})
 
 # Why a handshake was never accepted.
 DENIED: Final = "denied"
@@ -72,6 +87,10 @@ SENT: Final = "sent"
 DIRECTIONS: Final = (RECEIVED, SENT)
 
 UNKNOWN_TYPE: Final = "unknown"
+
+# The ASGI servers vidai_websocket_server_info names (metrics.servers).
+UNKNOWN_SERVER: Final = "unknown"
+SERVER_NAMES: Final = ("granian", "hypercorn", "daphne", "uvicorn", UNKNOWN_SERVER)
 
 _REASON_BY_CODE: Final[dict[int, str]] = {
     1000: NORMAL,

@@ -12,9 +12,13 @@ Set ``VIDAI_METRICS["LISTEN"] = "127.0.0.1:9108"`` (``"0.0.0.0:9108"`` in a pod)
   because a scrape hands the interpreter back and forth a dozen times
   (accept, read, render slices, write). It renders under the tracker's lock: ``opened - closed ==
   open`` holds in every scrape, as on the app's port.
-- multiprocess mode: gunicorn's ``when_ready`` hook (``metrics.gunicorn``)
+- multiprocess mode under gunicorn: its ``when_ready`` hook (``metrics.gunicorn``)
   starts ``python -m metrics.listener``, one process per host that merges
   every worker's files as the app's ``/metrics`` does; workers start none.
+- multiprocess mode under a server without a master process of ours
+  (``uvicorn --workers``, hypercorn, granian): the first worker to bind the
+  address serves every worker's files from its threads; the others retry
+  every ``TAKE_OVER_SECONDS`` and take over when it dies.
 
 The same access rules as the view (``metrics.access``) and the same exposition
 (prometheus_client's ``make_wsgi_app``: text or OpenMetrics, gzip, ``name[]``);
@@ -47,6 +51,7 @@ from .asgi_types import ASGIApp, Message, Receive, Scope, Send
 from .conf import get_settings
 from .exposed import exposed_registry
 from .multiprocess import multiprocess_dir
+from .multiprocess.directory import LISTENER_PROCESS
 from .tracker import SocketTracker, default_tracker
 
 logger = logging.getLogger(__name__)
@@ -220,8 +225,12 @@ def start_metrics_listener() -> MetricsListener | None:
 
 def _start() -> MetricsListener | None:
     address = get_settings().listen
-    if address is None or multiprocess_dir():
+    if address is None:
         return None
+    if multiprocess_dir():
+        if os.environ.get(LISTENER_PROCESS):
+            return None  # gunicorn's hook runs one process for the host
+        return _serve_every_worker(address)
     tracker = default_tracker()
     registry = process_registry(tracker)
     try:
@@ -231,6 +240,37 @@ def _start() -> MetricsListener | None:
         return None
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
     logger.info("metrics listener serving %s on %s:%d", PATH, address[0], listener.port)
+    return listener
+
+
+# Seconds between a worker's tries to take the listener over from another.
+TAKE_OVER_SECONDS = 2.0
+
+
+def _serve_every_worker(address: tuple[str, int]) -> MetricsListener | None:
+    """Multiprocess mode without a listener process: the first worker to bind serves the host.
+
+    The others keep trying in a daemon thread, so that when the serving
+    worker dies another takes over within ``TAKE_OVER_SECONDS``.
+    """
+
+    def bind() -> MetricsListener | None:
+        try:
+            listener = MetricsListener(address, exposed_registry).start()
+        except OSError:
+            return None
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        logger.info("metrics listener serving every worker on %s:%d", address[0], listener.port)
+        return listener
+
+    listener = bind()
+    if listener is None:
+
+        def take_over() -> None:
+            while bind() is None:
+                time.sleep(TAKE_OVER_SECONDS)
+
+        threading.Thread(target=take_over, name="metrics-listener-standby", daemon=True).start()
     return listener
 
 

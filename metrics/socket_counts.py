@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from .buckets import BucketCounts, add_histogram
 from .instruments import CLOSED, DURATION, OPENED
-from .label_values import CLOSE_REASONS, INITIATORS
+from .label_values import CLOSE_LABELS
 from .per_type import PerType
 
 __all__ = [
@@ -45,9 +45,7 @@ class TypeCounts:
         self.opened = 0
         # Every (reason, initiator) pair from the start, so that the first close
         # shows in rate() and increase() (they need a prior sample).
-        self.closed = {
-            (reason, initiator): 0 for reason in CLOSE_REASONS for initiator in INITIATORS
-        }
+        self.closed = {labels: 0 for labels in CLOSE_LABELS}
         self.lifetimes = BucketCounts(duration_bounds)
 
 

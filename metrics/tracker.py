@@ -26,6 +26,7 @@ from .handshakes import HandshakeCollector, HandshakeTable
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
 from .multiprocess.directory import multiprocess_dir
+from .servers import ServerInfoCollector
 from .socket_counts import SocketCountsCollector, SocketCountsTable, TypeCounts
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ class SocketTracker:
         registry.register(FrameCollector(self.frame_table))
         registry.register(HandshakeCollector(self.handshake_table))
         registry.register(ConnectionLimitCollector())
+        registry.register(ServerInfoCollector())
 
     def types(self) -> tuple[str, ...]:
         """Return the socket types this tracker reports, in declaration order."""
@@ -204,6 +206,12 @@ class SocketTracker:
             counts.lifetimes.observe(lifetime)
         self.publisher.closed(sock, reason=reason, initiator=initiator, lifetime=lifetime)
         return True
+
+    def close_all(self, *, code: int, initiator: str) -> int:
+        """Count every socket still open as closed (a worker exiting); return how many."""
+        return sum(
+            self.closed(sock.key, code=code, initiator=initiator) for sock in self.live.sockets()
+        )
 
     def rejected(self, socket_type: str, reason: str) -> None:
         """Count a handshake that was never accepted."""
@@ -268,9 +276,7 @@ def default_tracker() -> SocketTracker:
                 if multiprocess_dir() is None:
                     _default = SocketTracker(REGISTRY, types=types)
                 else:
-                    from .multiprocess import worker_tracker
+                    from .multiprocess import start_worker
 
-                    tracker = worker_tracker(REGISTRY, types=types)
-                    tracker.publisher.start(get_settings().worker_refresh_seconds)
-                    _default = tracker
+                    _default = start_worker(REGISTRY, types=types)
     return _default

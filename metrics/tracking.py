@@ -179,7 +179,13 @@ class _Session:
     def on_receive(self, message: Message) -> None:
         if message.get("type") == "websocket.disconnect":
             if self.state is _State.OPEN:
-                self._close(message.get("code", 1005), label_values.CLIENT)
+                code = message.get("code", 1005)
+                self._close(
+                    code,
+                    label_values.SERVER
+                    if code in label_values.SERVER_ONLY_CODES
+                    else label_values.CLIENT,
+                )
             elif self.state is _State.PENDING:
                 # The client left before the app decided: never accepted.
                 self._reject(label_values.CLIENT_GONE)

@@ -33,6 +33,7 @@ CONTRACT_VALUES = {
     "initiator": set(label_values.INITIATORS),
     "direction": set(label_values.DIRECTIONS),
     "stage": {"open", "frame", "close", "reject"},
+    "server": set(label_values.SERVER_NAMES),
 }
 
 

@@ -22,6 +22,7 @@ NOW = 1_800_000_000.0
 def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     """A registry with a known history, its clocks pinned to NOW."""
     monkeypatch.setattr("time.time", lambda: NOW)
+    monkeypatch.setattr("metrics.servers.server_name", lambda: "uvicorn")
     clock_ns = [int(NOW * 1e9)]
     live = LiveSockets(clock_ns=lambda: clock_ns[0], monotonic_ns=lambda: clock_ns[0])
     registry = CollectorRegistry()

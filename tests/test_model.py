@@ -288,6 +288,7 @@ class TrackingMachine(RuleBasedStateMachine):
             "initiator": set(label_values.INITIATORS),
             "direction": set(label_values.DIRECTIONS),
             "stage": {"open", "frame", "close", "reject"},
+            "server": set(label_values.SERVER_NAMES),
         }
         self._samples = self.samples()
         for process_samples in self._samples:

@@ -3,7 +3,10 @@
 The first tests run in this process: each simulated worker is a tracker whose
 values go to its own files, as prometheus_client's own tests do it (a
 ``MultiProcessValue`` with a fixed process id, swapped in while the tracker
-makes its metrics). The last ones run a real gunicorn with uvicorn workers.
+makes its metrics). Each such id is a real process's (a sleeping child), so
+that a scrape, which folds in the files of processes that are gone, sees it
+alive until the test ends it. The last ones run a real gunicorn with uvicorn
+workers.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest, values
@@ -32,9 +37,12 @@ from metrics.multiprocess import (
     MultiProcessSocketCollector,
     WorkerGauges,
     archive_dead_worker,
+    finish_worker,
+    join_run,
     prepare_directory,
     worker_tracker,
 )
+from metrics.multiprocess.processes import start_ticks
 from metrics.status import summarize
 from metrics.tracker import SocketTracker
 
@@ -78,9 +86,37 @@ def directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     path = tmp_path / "multiproc"
     path.mkdir()
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
-    monkeypatch.setattr(values, "ValueClass", MultiProcessValue(lambda: 999))
+    monkeypatch.setattr(values, "ValueClass", MultiProcessValue(os.getpid))
     yield path
     values.close_all_multiprocess_files()  # type: ignore[no-untyped-call]
+
+
+class Processes:
+    """Real processes whose pids name simulated workers: alive until ended."""
+
+    def __init__(self) -> None:
+        self._running: dict[int, subprocess.Popen[bytes]] = {}
+
+    def spawn(self) -> int:
+        process = subprocess.Popen(["sleep", "300"])
+        self._running[process.pid] = process
+        return process.pid
+
+    def end(self, pid: int) -> None:
+        process = self._running.pop(pid)
+        process.kill()
+        process.wait()
+
+    def end_all(self) -> None:
+        for pid in list(self._running):
+            self.end(pid)
+
+
+@pytest.fixture
+def processes() -> Iterator[Processes]:
+    running = Processes()
+    yield running
+    running.end_all()
 
 
 def make_worker(pid: int, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> SocketTracker:
@@ -140,9 +176,11 @@ def samples(registry: CollectorRegistry) -> dict[tuple[str, frozenset[tuple[str,
     }
 
 
-def test_files_and_one_process_expose_the_same_contract(directory, clock, monkeypatch) -> None:
+def test_files_and_one_process_expose_the_same_contract(
+    directory, clock, monkeypatch, processes
+) -> None:
     single = make_single(clock, monkeypatch)
-    worker = make_worker(1, clock, monkeypatch)
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
     for tracker in (single, worker):
         old = tracker.opened("call")
         clock.advance(100)
@@ -175,8 +213,10 @@ def test_files_and_one_process_expose_the_same_contract(directory, clock, monkey
     assert actual == expected
 
 
-def test_totals_and_the_json_summary_add_up_over_workers(directory, clock, monkeypatch) -> None:
-    workers = [make_worker(pid, clock, monkeypatch) for pid in (11, 12, 13)]
+def test_totals_and_the_json_summary_add_up_over_workers(
+    directory, clock, monkeypatch, processes
+) -> None:
+    workers = [make_worker(processes.spawn(), clock, monkeypatch) for _ in range(3)]
     opened = {"call": [2, 0, 3], "stt_room": [1, 1, 0]}
     for socket_type, per_worker in opened.items():
         for tracker, count in zip(workers, per_worker, strict=True):
@@ -196,8 +236,10 @@ def test_totals_and_the_json_summary_add_up_over_workers(directory, clock, monke
     assert registry.get_sample_value(age + "_gcount", {"type": "call"}) == 5
 
 
-def test_frames_reach_the_files_at_each_refresh_and_only_once(directory, clock, monkeypatch):
-    worker = make_worker(1, clock, monkeypatch)
+def test_frames_reach_the_files_at_each_refresh_and_only_once(
+    directory, clock, monkeypatch, processes
+):
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
     assert isinstance(worker.publisher, WorkerGauges)
     received = {"type": "call", "direction": "received"}
     counts = worker.frame_counts("call")
@@ -221,9 +263,9 @@ def test_frames_reach_the_files_at_each_refresh_and_only_once(directory, clock, 
 
 
 def test_handshakes_from_every_worker_reach_the_files_at_each_refresh_and_only_once(
-    directory, clock, monkeypatch
+    directory, clock, monkeypatch, processes
 ):
-    workers = [make_worker(pid, clock, monkeypatch) for pid in (21, 22)]
+    workers = [make_worker(processes.spawn(), clock, monkeypatch) for _ in range(2)]
     bucket = HANDSHAKE + "_bucket"
     for tracker, seconds in zip(workers, (0.003, 0.2), strict=True):
         tracker.handshake_done("stt", seconds)
@@ -245,16 +287,18 @@ def test_handshakes_from_every_worker_reach_the_files_at_each_refresh_and_only_o
 
 
 def test_the_catch_alls_handshakes_are_in_the_files_before_any_refresh(
-    directory, clock, monkeypatch
+    directory, clock, monkeypatch, processes
 ):
-    make_worker(23, clock, monkeypatch)
+    make_worker(processes.spawn(), clock, monkeypatch)
     files = merged(directory, clock)
     assert files.get_sample_value(HANDSHAKE + "_count", {"type": "unknown"}) == 0
     assert files.get_sample_value(HANDSHAKE + "_count", {"type": "call"}) == 0
 
 
-def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, monkeypatch):
-    worker = make_worker(1, clock, monkeypatch)
+def test_closing_an_old_socket_moves_the_age_buckets_at_once(
+    directory, clock, monkeypatch, processes
+):
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
     assert isinstance(worker.publisher, WorkerGauges)
     bucket = "vidai_websocket_connection_age_seconds_bucket"
     old = worker.opened("call")
@@ -274,8 +318,35 @@ def test_closing_an_old_socket_moves_the_age_buckets_at_once(directory, clock, m
     assert registry.get_sample_value(gsum, {"type": "call"}) == pytest.approx(0.0, abs=1e-3)
 
 
-def test_a_dead_worker_is_folded_exactly_and_its_files_go(directory, clock, monkeypatch) -> None:
-    alive, dead = make_worker(21, clock, monkeypatch), make_worker(22, clock, monkeypatch)
+CLOSED = "vidai_websocket_connections_closed_total"
+
+
+def lost(registry: CollectorRegistry, socket_type: str) -> float | None:
+    labels = {"type": socket_type, "reason": "worker_lost", "initiator": "server"}
+    return registry.get_sample_value(CLOSED, labels)
+
+
+def balance(registry: CollectorRegistry, socket_type: str) -> tuple[float, float]:
+    """(opened - closed, open) for a type, from one collection."""
+    found = samples(registry)
+    opened = found[(OPENED, frozenset({("type", socket_type)}))]
+    closed = sum(
+        v
+        for (name, labels), v in found.items()
+        if name == CLOSED and ("type", socket_type) in labels
+    )
+    # With every worker gone no live gauge is left: none open.
+    return opened - closed, found.get((OPEN, frozenset({("type", socket_type)})), 0.0)
+
+
+def test_a_dead_worker_is_folded_exactly_once_and_its_open_sockets_closed(
+    directory, clock, monkeypatch, processes
+) -> None:
+    alive_pid, dead_pid = processes.spawn(), processes.spawn()
+    alive, dead = (
+        make_worker(alive_pid, clock, monkeypatch),
+        make_worker(dead_pid, clock, monkeypatch),
+    )
     for tracker in (alive, dead, dead):
         tracker.handshake_done("call", 0.02)
         key = tracker.opened("call")
@@ -284,15 +355,22 @@ def test_a_dead_worker_is_folded_exactly_and_its_files_go(directory, clock, monk
         tracker.opened("stt")
     for tracker in (alive, dead):
         assert isinstance(tracker.publisher, WorkerGauges)
-        tracker.publisher.refresh()  # what worker_exit does for a worker that exits
+        tracker.publisher.refresh()
     before = samples(merged(directory, clock))
     assert before[(OPEN, frozenset({("type", "stt")}))] == 3
     assert before[(HANDSHAKE + "_count", frozenset({("type", "call")}))] == 3
 
-    assert archive_dead_worker(22, str(directory)) == ["counter", "histogram"]
-    after = samples(merged(directory, clock))
-    # The dead worker's sockets are gone; every counter and histogram is unchanged.
+    processes.end(dead_pid)  # SIGKILL: no exit hook ran
+    after = samples(merged(directory, clock))  # the scrape notices and folds
+    # Its two open sockets leave the gauge and are counted closed by the
+    # server as worker_lost, with no lifetime; everything else is unchanged.
     assert after.pop((OPEN, frozenset({("type", "stt")}))) == 1
+    worker_lost = (
+        CLOSED,
+        frozenset({("type", "stt"), ("reason", "worker_lost"), ("initiator", "server")}),
+    )
+    assert after.pop(worker_lost) == 2
+    assert before.pop(worker_lost) == 0
     gsum = ("vidai_websocket_connection_age_seconds_gsum", frozenset({("type", "stt")}))
     del after[gsum], before[gsum]  # ages: the clock is the same, the sockets not
     changed = {key for key in after if after[key] != before.get(key)}
@@ -300,35 +378,109 @@ def test_a_dead_worker_is_folded_exactly_and_its_files_go(directory, clock, monk
     assert {k: v for k, v in before.items() if k[0].endswith(("_total", "_sum", "_count"))} == {
         k: v for k, v in after.items() if k[0].endswith(("_total", "_sum", "_count"))
     }
-    assert not any(name.endswith("_22.db") for name in os.listdir(directory))
+    assert not any(name.endswith(f"_{dead_pid}.db") for name in os.listdir(directory))
     assert {"counter_archive.db", "histogram_archive.db"} <= set(os.listdir(directory))
+    # Noticed again (gunicorn's child_exit, another scrape): nothing more.
+    assert archive_dead_worker(dead_pid, str(directory)) == []
+    again = merged(directory, clock)
+    assert lost(again, "stt") == 2
+    assert balance(again, "stt") == (1, 1)
 
 
 def test_scrapes_during_folds_never_count_a_dead_worker_twice_or_not_at_all(
-    directory, clock, monkeypatch
+    directory, clock, monkeypatch, processes
 ) -> None:
-    pids = range(30, 42)
+    pids = [processes.spawn() for _ in range(12)]
     for pid in pids:
-        make_worker(pid, clock, monkeypatch).opened("call")
-    seen: list[float] = []
+        worker = make_worker(pid, clock, monkeypatch)
+        worker.opened("call")
+        worker.closed(worker.opened("call"), code=1000, initiator="client")
+    balances: list[tuple[float, float]] = []
     stop = threading.Event()
 
-    def scrape() -> None:
+    def scrape() -> None:  # each scrape folds whatever it finds dead
         while not stop.is_set():
             registry = merged(directory, clock)
-            seen.append(registry.get_sample_value(OPENED, {"type": "call"}) or 0.0)
+            balances.append(balance(registry, "call"))
+            assert registry.get_sample_value(OPENED, {"type": "call"}) == 2 * len(pids)
 
-    scraper = threading.Thread(target=scrape)
-    scraper.start()
+    scrapers = [threading.Thread(target=scrape) for _ in range(2)]
+    for thread in scrapers:
+        thread.start()
     try:
         for pid in pids:
-            archive_dead_worker(pid, str(directory))
+            processes.end(pid)
+            archive_dead_worker(pid, str(directory))  # as gunicorn's child_exit, racing them
     finally:
         stop.set()
-        scraper.join(timeout=10)
-    assert seen
-    assert set(seen) == {float(len(pids))}
-    assert merged(directory, clock).get_sample_value(OPENED, {"type": "call"}) == len(pids)
+        for thread in scrapers:
+            thread.join(timeout=10)
+    assert balances
+    assert all(unclosed == open for unclosed, open in balances), set(balances)
+    final = merged(directory, clock)
+    assert lost(final, "call") == len(pids)
+    assert balance(final, "call") == (0, 0)
+
+
+def test_the_first_worker_of_a_run_removes_an_earlier_runs_files(
+    directory, clock, monkeypatch, processes
+) -> None:
+    earlier = processes.spawn()
+    make_worker(earlier, clock, monkeypatch).opened("call")
+    join_run_as(earlier, directory)
+    archive_dead_worker(earlier, str(directory))  # an earlier run's archive
+    processes.end(earlier)
+    assert "counter_archive.db" in os.listdir(directory)
+
+    first, second = processes.spawn(), processes.spawn()
+    assert join_run_as(first, directory) is True  # nobody alive: a new run
+    make_worker(first, clock, monkeypatch).opened("call")
+    assert join_run_as(second, directory) is False  # first is alive: same run
+    assert join_run_as(second, directory) is False  # joined already
+    registry = merged(directory, clock)
+    assert registry.get_sample_value(OPENED, {"type": "call"}) == 1
+    assert lost(registry, "call") == 0
+    assert not any(str(earlier) in name for name in os.listdir(directory))
+
+
+def test_a_reused_pid_is_not_the_worker_that_wrote(
+    directory, clock, monkeypatch, processes
+) -> None:
+    pid = processes.spawn()
+    make_worker(pid, clock, monkeypatch).opened("stt")
+    join_run_as(pid, directory, started=1)  # an earlier process with this pid
+    registry = merged(directory, clock)
+    assert registry.get_sample_value(OPEN, {"type": "stt"}) is None  # its live gauge dropped
+    assert lost(registry, "stt") == 1
+
+
+def test_a_worker_finishing_counts_what_it_holds_as_closed_by_the_server(
+    directory, clock, monkeypatch, processes
+) -> None:
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
+    worker.opened("call")
+    worker.opened("call")
+    clock.advance(40)
+    assert finish_worker(worker) == 2
+    assert finish_worker(worker) == 0
+    registry = merged(directory, clock)
+    going_away = {"type": "call", "reason": "going_away", "initiator": "server"}
+    assert registry.get_sample_value(CLOSED, going_away) == 2
+    assert balance(registry, "call") == (0, 0)
+    # Their lifetimes are known, unlike a lost worker's.
+    duration = "vidai_websocket_connection_duration_seconds"
+    assert registry.get_sample_value(duration + "_count", {"type": "call"}) == 2
+    assert registry.get_sample_value(duration + "_sum", {"type": "call"}) == pytest.approx(80)
+
+
+def join_run_as(pid: int, directory: Path, *, started: int | None = None) -> bool:
+    """join_run as process ``pid`` would (its start time, or ``started``)."""
+    ticks = start_ticks(pid) if started is None else started
+    with (
+        mock.patch("metrics.multiprocess.directory.os.getpid", return_value=pid),
+        mock.patch("metrics.multiprocess.directory.start_ticks", return_value=ticks),
+    ):
+        return join_run(str(directory))
 
 
 def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
@@ -353,7 +505,7 @@ def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> N
         registry = merged(directory, FakeClock())
         for _ in range(200):
             stamp = registry.get_sample_value(
-                "vidai_websocket_worker_refresh_time_seconds", {"pid": "999"}
+                "vidai_websocket_worker_refresh_time_seconds", {"pid": str(os.getpid())}
             )
             if stamp:
                 break
@@ -489,11 +641,16 @@ async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn, logge
             victim = min(workers - holding)
             os.kill(victim, signal.SIGKILL)
             await asyncio.to_thread(gunicorn.wait_for_workers, 3, not_in={victim})
-            counts.append(len(gunicorn.files()))
+            files = gunicorn.files()
+            records = [name for name in files if name.startswith(".worker-")]
+            counts.append((len([name for name in files if name.endswith(".db")]), len(records)))
         after = gunicorn.server.scrape()
-    # 3 workers x 5 files (counter, histogram, livesum, livemin, liveall), the
-    # counter and histogram archives, and the lock file: after every restart.
-    assert counts == [3 * 5 + 2 + 1] * 20, gunicorn.files()
+    # 3 workers x 6 files (counter, histogram, livesum, livemin, liveall,
+    # livemax) and the counter and histogram archives after every restart;
+    # a start-time record per worker, and at most the master's and the
+    # listener process's besides.
+    assert [db for db, _ in counts] == [3 * 6 + 2] * 20, gunicorn.files()
+    assert all(3 <= records <= 5 for _, records in counts), counts
     for name, labels in before:
         if name.endswith("_total") and ("type", "stt") in labels:
             assert after[(name, labels)] == before[(name, labels)], name

@@ -115,7 +115,7 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     families = text_string_to_metric_families(generate_latest(registry).decode())
     series = [s for f in families for s in f.samples if not s.name.endswith("_created")]
     closed = [s for s in series if s.name == "vidai_websocket_connections_closed_total"]
-    assert len(closed) == len(VIDAI_TYPES) * len(label_values.CLOSE_REASONS) * 2
+    assert len(closed) == len(VIDAI_TYPES) * len(label_values.CLOSE_LABELS)
     handshakes = [s for s in series if s.name.startswith(HANDSHAKE)]
     # Only `type`: one bucket per bound, +Inf, _sum and _count, per type and for unknown.
     assert {label for s in handshakes for label in s.labels} <= {"type", "le"}

@@ -1,18 +1,25 @@
 """prometheus_client's multiprocess mode: several workers on one host, one ``/metrics``.
 
-Set ``PROMETHEUS_MULTIPROC_DIR`` before prometheus_client is first imported
-and use the gunicorn hooks (``metrics.gunicorn``). Then:
+Set ``PROMETHEUS_MULTIPROC_DIR`` in the environment that starts the server,
+so that prometheus_client, first imported in each worker, writes files. Any
+server's workers then work (gunicorn, ``uvicorn --workers``, hypercorn,
+granian; docs/scaling.md):
 
-- each worker's tracker publishes its open sockets into its own files
-  (``worker_files.WorkerGauges``, made by ``worker_tracker``);
-- the master empties the directory at start and folds a dead worker's
-  counters into archive files (``directory``);
+- each worker joins the directory's run, the first of a run removing an
+  earlier run's files (``directory.join_run``), and its tracker publishes its
+  open sockets into its own files (``worker_files.WorkerGauges``, made by
+  ``worker_tracker``); at a clean exit it counts the sockets it still holds
+  as closed by the server (``finish_worker``);
+- a dead worker is folded in by whoever notices first: its live gauges
+  dropped, its unclosed sockets counted closed, its counters archived
+  (``directory.fold_dead_workers``);
 - a scrape merges every worker's files into the one-process shapes
   (``collector.MultiProcessSocketCollector``, through ``merged_registry``).
 """
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,9 +28,17 @@ from prometheus_client import CollectorRegistry
 from ..capacity import ConnectionLimitCollector
 from ..frames import FrameTable
 from ..handshakes import HandshakeTable
+from ..label_values import SERVER
 from ..live import LiveSockets
 from .collector import MultiProcessSocketCollector
-from .directory import archive_dead_worker, files_enabled, multiprocess_dir, prepare_directory
+from .directory import (
+    archive_dead_worker,
+    files_enabled,
+    fold_dead_workers,
+    join_run,
+    multiprocess_dir,
+    prepare_directory,
+)
 from .worker_files import WorkerGauges
 
 if TYPE_CHECKING:
@@ -34,11 +49,19 @@ __all__ = [
     "WorkerGauges",
     "archive_dead_worker",
     "files_enabled",
+    "finish_worker",
+    "fold_dead_workers",
+    "join_run",
     "merged_registry",
     "multiprocess_dir",
     "prepare_directory",
+    "start_worker",
     "worker_tracker",
 ]
+
+# The close code counted for sockets a worker still holds when it exits:
+# the server is going away (RFC 6455, 1001).
+EXIT_CLOSE_CODE = 1001
 
 
 def merged_registry(path: str) -> CollectorRegistry:
@@ -81,3 +104,29 @@ def worker_tracker(
             duration_bounds=config.duration_buckets,
         ),
     )
+
+
+def start_worker(registry: CollectorRegistry, *, types: Iterable[str] = ()) -> SocketTracker:
+    """This worker's tracker: run joined, files written, refreshed, finished at exit."""
+    from ..conf import get_settings
+
+    directory = multiprocess_dir()
+    if directory:
+        join_run(directory)
+    tracker = worker_tracker(registry, types=types)
+    tracker.publisher.start(get_settings().worker_refresh_seconds)
+    atexit.register(finish_worker, tracker)
+    return tracker
+
+
+def finish_worker(tracker: SocketTracker) -> int:
+    """Count the sockets still open as closed by the server; write what the files lack.
+
+    For a worker exiting while its server never ended the apps (daphne at
+    times, a worker's exit hook). Returns how many sockets it closed; safe to
+    call more than once.
+    """
+    closed = tracker.close_all(code=EXIT_CLOSE_CODE, initiator=SERVER)
+    if isinstance(tracker.publisher, WorkerGauges):
+        tracker.publisher.refresh()
+    return closed

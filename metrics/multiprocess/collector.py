@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 
 from ..handshakes import handshake_family
 from ..instruments import AGE, CONNECTIONS, HANDSHAKE_BUCKETS, bucket_label
-from .directory import directory_lock, metric_files
+from .directory import directory_lock, fold_dead_workers, metric_files
 from .worker_files import AGE_OLDER, AGE_START_SUM, HANDSHAKE_IN_BUCKET, HANDSHAKE_SECONDS
 
 __all__ = ["MultiProcessSocketCollector"]
@@ -46,6 +46,9 @@ class MultiProcessSocketCollector(Collector):
         return iter(())
 
     def collect(self) -> Iterator[Metric]:
+        # A worker gone since the last look is folded in first: its sockets
+        # leave the gauge, and its unclosed ones are counted closed, at once.
+        fold_dead_workers(self._path)
         with directory_lock(self._path, exclusive=False):
             merged = list(MultiProcessCollector.merge(metric_files(self._path)))  # type: ignore[no-untyped-call]
         now = self._clock()

@@ -1,20 +1,26 @@
-"""prometheus_client's multiprocess directory: find it, wipe it, and fold dead workers in.
+"""prometheus_client's multiprocess directory: runs, workers, and folding the dead in.
 
-Every worker writes its metrics to its own ``<type>_<pid>.db`` files there.
-Live gauges of a dead worker are dropped by ``mark_process_dead``; its
-counters and histograms must keep counting, so prometheus_client leaves their
-files in place, and the directory grows with every worker restart. Here a dead
-worker's counter, histogram and summary files are folded into one archive file
-per metric type (``counter_archive.db``...), keeping the file count bounded.
+Every worker writes its metrics to its own ``<type>_<pid>.db`` files there,
+and a record ``.worker-<pid>`` of its start time (``processes``), so that a
+pid reused by a later process is never taken for the worker that wrote.
 
-Folding is exact: the dead process has been reaped, so its files are final;
-adding its values key by key into the archive gives every series the same sum
-the scrape would have computed from the separate files (prometheus_client
-merges files by adding the same keys; histogram files hold per-bucket counts,
-which add too). It is done under an exclusive lock on the directory, which
-every scrape through ``metrics.collector.MultiProcessSocketCollector`` takes
-shared, so a scrape sees the dead worker's file or the grown archive, never
-both and never neither: counters never dip or jump.
+A *run* is the set of workers alive at once. The first worker of a run (it
+finds no other live writer) removes everything an earlier run left: nothing
+of a previous server start is ever merged. Any server works (gunicorn,
+``uvicorn --workers``, hypercorn, granian): no master process is needed.
+
+A dead worker of the run is folded in by whoever notices first (a scrape,
+a worker's refresh, the listener, gunicorn's ``child_exit``), exactly once,
+under the directory's exclusive lock: its live gauges are dropped; the
+sockets it accepted and never counted closed are counted closed as
+``reason="worker_lost", initiator="server"`` (no lifetime observed: when
+they ended is unknown); its counter, histogram and summary files are folded
+into one archive file per metric type (``counter_archive.db``...), which
+keeps the file count bounded. Folding is exact: the process is gone, so its
+files are final, and adding them key by key into the archive gives every
+series the sum the scrape would have computed from the separate files.
+Scrapes read the files under the shared lock, so they see the dead worker's
+files or the grown archive, never both and never neither.
 """
 
 from __future__ import annotations
@@ -22,25 +28,45 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import json
+import logging
 import os
+import re
 from collections.abc import Iterator
 
 from prometheus_client import multiprocess, values
-from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+from ..instruments import CLOSED, OPENED
+from ..label_values import SERVER, WORKER_LOST
+from ..socket_counts import CLOSED_HELP
+from .processes import alive, start_ticks
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHIVED_TYPES",
+    "LISTENER_PROCESS",
     "archive_dead_worker",
     "directory_lock",
     "files_enabled",
+    "fold_dead_workers",
+    "join_run",
     "metric_files",
     "multiprocess_dir",
     "prepare_directory",
+    "writers",
 ]
 
+# Set in the environment the workers inherit when one process of its own
+# (gunicorn's hook) serves the host's dedicated listener; else a worker does.
+LISTENER_PROCESS = "VIDAI_METRICS_LISTENER_PROCESS"
 # Metric types whose values outlive their process; live gauges do not.
 ARCHIVED_TYPES = ("counter", "histogram", "summary")
 _LOCK_NAME = ".vidai-archive.lock"
+_RECORD_PREFIX = ".worker-"
+# A writer's file: "<type>_<pid>.db" (archives end in "_archive.db").
+_WRITER_FILE = re.compile(r".+_(\d+)\.db")
 
 
 def multiprocess_dir() -> str | None:
@@ -84,28 +110,162 @@ def metric_files(path: str) -> list[str]:
     return glob.glob(os.path.join(path, "*.db"))
 
 
-def archive_dead_worker(pid: int, path: str | None = None) -> list[str]:
-    """Drop a dead worker's live gauges and fold its other files into the archives.
+def writers(path: str) -> dict[int, int | None]:
+    """Return the pids that wrote files here, with their recorded start times (None: none)."""
+    found: dict[int, int | None] = {}
+    for name in os.listdir(path):
+        if name.startswith(_RECORD_PREFIX):
+            with contextlib.suppress(ValueError, OSError):
+                pid = int(name[len(_RECORD_PREFIX) :])
+                with open(os.path.join(path, name)) as record:
+                    found[pid] = int(record.read())
+        elif match := _WRITER_FILE.fullmatch(name):
+            found.setdefault(int(match[1]), None)
+    return found
 
-    Call it only once the process has exited (gunicorn's ``child_exit``).
+
+def join_run(path: str) -> bool:
+    """Record this process as a writer; return True if it starts a new run.
+
+    Call it before this process writes any metric (the app's ``ready()`` and
+    the default tracker do). With no other live writer, every file here is
+    an earlier run's and is removed; otherwise the run goes on and its dead
+    workers are folded in. Every writer must see the others in ``/proc``:
+    one user, one pid namespace.
+    """
+    os.makedirs(path, exist_ok=True)
+    me = os.getpid()
+    mine = start_ticks(me)
+    with directory_lock(path, exclusive=True):
+        found = writers(path)
+        if found.get(me) == mine:
+            return False  # joined already
+        others = {pid: started for pid, started in found.items() if pid != me}
+        dead = [pid for pid, started in others.items() if not alive(pid, started)]
+        fresh = len(dead) == len(others)
+        _remove_stale_own_files(path, me, stale_record=found.get(me) is not None)
+        if fresh:
+            _remove_earlier_run(path, set(dead))
+        else:
+            for pid in dead:
+                _fold_locked(pid, path)
+        with open(os.path.join(path, f"{_RECORD_PREFIX}{me}"), "w") as record:
+            record.write(str(mine))
+    return fresh
+
+
+def _remove_stale_own_files(path: str, me: int, *, stale_record: bool) -> None:
+    """Remove files of this pid that an earlier process wrote (this one maps its own)."""
+    mapped = _mapped_by_this_process()
+    for name in os.listdir(path):
+        match = _WRITER_FILE.fullmatch(name)
+        if match is None or int(match[1]) != me:
+            continue
+        full = os.path.join(path, name)
+        if os.path.realpath(full) not in mapped:
+            os.remove(full)
+        elif stale_record:
+            # A library made metrics before the product joined the run, in a
+            # file an earlier process with this pid wrote: its values stay.
+            logger.error(
+                "metric file %s of an earlier process with pid %d was reopened before the "
+                "run started, so its values are merged: give each server start a fresh "
+                "PROMETHEUS_MULTIPROC_DIR",
+                name,
+                me,
+            )
+
+
+def _remove_earlier_run(path: str, dead: set[int]) -> None:
+    """Remove the archives and the dead writers' files; a worker starting meanwhile keeps its."""
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if name.startswith(_RECORD_PREFIX):
+            pid = name[len(_RECORD_PREFIX) :]
+            if pid.isdigit() and int(pid) in dead:
+                os.remove(full)
+        elif match := _WRITER_FILE.fullmatch(name):
+            if int(match[1]) in dead:
+                os.remove(full)
+        elif name.endswith(("_archive.db", ".building")):
+            os.remove(full)
+
+
+def _mapped_by_this_process() -> set[str]:
+    mapped = set()
+    with contextlib.suppress(OSError), open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(None, 5)
+            if len(fields) == 6:
+                mapped.add(fields[5].strip())
+    return mapped
+
+
+def fold_dead_workers(path: str) -> list[int]:
+    """Fold in every writer that is gone; return their pids. Cheap when none is."""
+    dead = [pid for pid, started in writers(path).items() if not alive(pid, started)]
+    if not dead:
+        return []
+    with directory_lock(path, exclusive=True):
+        # Again under the lock: another process may have folded them meanwhile.
+        return [
+            pid
+            for pid, started in writers(path).items()
+            if not alive(pid, started) and _fold_locked(pid, path)
+        ]
+
+
+def archive_dead_worker(pid: int, path: str | None = None) -> list[str]:
+    """Fold in a worker known to have exited (gunicorn's ``child_exit``).
+
     Returns the metric types folded.
     """
     path = path or multiprocess_dir()
     if not path:
         raise ValueError("PROMETHEUS_MULTIPROC_DIR is not set")
+    with directory_lock(path, exclusive=True):
+        return _fold_locked(pid, path)
+
+
+def _fold_locked(pid: int, path: str) -> list[str]:
+    """Fold a gone writer's files in; the caller holds the exclusive lock."""
     multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
     folded = []
-    with directory_lock(path, exclusive=True):
-        for typ in ARCHIVED_TYPES:
-            dead = os.path.join(path, f"{typ}_{pid}.db")
-            if os.path.exists(dead):
-                _fold(dead, os.path.join(path, f"{typ}_archive.db"))
-                folded.append(typ)
+    for typ in ARCHIVED_TYPES:
+        dead = os.path.join(path, f"{typ}_{pid}.db")
+        if os.path.exists(dead):
+            extra = _lost_closes(dead) if typ == "counter" else {}
+            _fold(dead, os.path.join(path, f"{typ}_archive.db"), extra)
+            folded.append(typ)
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(path, f"{_RECORD_PREFIX}{pid}"))
     return folded
 
 
-def _fold(dead: str, archive: str) -> None:
-    totals: dict[str, float] = {}
+def _lost_closes(counter_file: str) -> dict[str, float]:
+    """The closes a gone worker owes: per type, accepts its files count minus closes."""
+    unclosed: dict[str, float] = {}
+    for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(counter_file):  # type: ignore[no-untyped-call]
+        metric, _sample, labels, _help = json.loads(key)
+        if metric == OPENED:
+            unclosed[labels["type"]] = unclosed.get(labels["type"], 0.0) + value
+        elif metric == CLOSED:
+            unclosed[labels["type"]] = unclosed.get(labels["type"], 0.0) - value
+    return {
+        mmap_key(
+            CLOSED,
+            CLOSED + "_total",
+            ["type", "reason", "initiator"],
+            [socket_type, WORKER_LOST, SERVER],
+            CLOSED_HELP,
+        ): count
+        for socket_type, count in unclosed.items()
+        if count > 0
+    }
+
+
+def _fold(dead: str, archive: str, extra: dict[str, float]) -> None:
+    totals: dict[str, float] = dict(extra)
     for source in (archive, dead):
         if os.path.exists(source):
             for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(source):  # type: ignore[no-untyped-call]

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any
 
-from .directory import archive_dead_worker, multiprocess_dir, prepare_directory
+from .directory import LISTENER_PROCESS, archive_dead_worker, multiprocess_dir, prepare_directory
 from .worker_files import WorkerGauges
 
 __all__ = [
@@ -64,12 +64,11 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """Worker, exiting: write what its frames and handshakes gained since the last refresh."""
+    """Worker, exiting: count the sockets it still holds as closed; write what the files lack."""
     from ..tracker import default_tracker
+    from . import finish_worker
 
-    gauges = default_tracker().publisher
-    if isinstance(gauges, WorkerGauges):
-        gauges.refresh()
+    finish_worker(default_tracker())
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -86,6 +85,8 @@ def when_ready(server: Any) -> None:
     """
     global _listener
     _directory()
+    # The workers, forked after this, leave the listener to that process.
+    os.environ[LISTENER_PROCESS] = "1"
     _listener = subprocess.Popen(  # noqa: S603  (our own module, no shell)
         [sys.executable, "-m", "metrics.listener", "--parent", str(os.getpid())]
     )

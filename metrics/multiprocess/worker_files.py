@@ -58,10 +58,11 @@ from ..instruments import (
     OPENED,
     bucket_label,
 )
-from ..label_values import CLOSE_REASONS, INITIATORS, RECEIVED, SENT
+from ..label_values import CLOSE_LABELS, RECEIVED, SENT
 from ..live import LiveSocket, LiveSockets
+from ..servers import SERVER_INFO, SERVER_INFO_HELP, server_name
 from ..socket_counts import CLOSED_HELP, DURATION_HELP, OPENED_HELP
-from .directory import files_enabled, multiprocess_dir
+from .directory import files_enabled, fold_dead_workers, multiprocess_dir
 
 logger = logging.getLogger(__name__)
 
@@ -198,6 +199,13 @@ class WorkerGauges:
         # Nothing is open yet, so the (empty) files are in step now; without a
         # refresh thread this stamp only ages, and the worker shows as stuck.
         self._refreshed.set(clock())
+        Gauge(
+            SERVER_INFO,
+            SERVER_INFO_HELP,
+            ["server"],
+            registry=None,
+            multiprocess_mode="livemax",
+        ).labels(server=server_name()).set(1)
         self._thread: threading.Thread | None = None
         self._thread_pid = 0
         self._stop = threading.Event()
@@ -219,8 +227,7 @@ class WorkerGauges:
                         (reason, initiator): self._closed.labels(
                             type=socket_type, reason=reason, initiator=initiator
                         )
-                        for reason in CLOSE_REASONS
-                        for initiator in INITIATORS
+                        for reason, initiator in CLOSE_LABELS
                     },
                     duration=self._duration.labels(type=socket_type),
                 )
@@ -293,6 +300,13 @@ class WorkerGauges:
             except Exception:
                 # The refresh time stops moving: the worker shows as stuck.
                 logger.exception("refreshing the worker's socket gauges failed")
+            directory = multiprocess_dir()
+            try:
+                # A dead sibling leaves the counts within one interval, scraped or not.
+                if directory:
+                    fold_dead_workers(directory)
+            except Exception:
+                logger.exception("folding dead workers' files in failed")
             if stop.wait(interval):
                 return
 

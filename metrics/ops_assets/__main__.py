@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(defaults.fleet_labels),
         help="labels telling deployments apart, job among them (default: %(default)s)",
     )
+    parser.add_argument(
+        "--misreporting-servers",
+        default=",".join(defaults.misreporting_servers),
+        help="servers reporting clean closes as 1006, skipped by the abnormal-close alert "
+        "(default: %(default)s; empty: none)",
+    )
     for name in ("handshake_objective", "close_objective"):
         parser.add_argument(
             f"--{name.replace('_', '-')}",
@@ -114,6 +120,7 @@ def _config(
         grafana_url=args.grafana_url,
         instance_labels=_labels(args.instance_labels),
         fleet_labels=_labels(args.fleet_labels),
+        misreporting_servers=_labels(args.misreporting_servers),
         handshake_objective=args.handshake_objective,
         close_objective=args.close_objective,
         page=args.page_severity,

@@ -57,6 +57,9 @@ class Config:
     churn_min_rate: float = 0.1
     # Clients dropping (1006) share of closes, information only.
     abnormal_share: float = 0.1
+    # Servers that report clean closes as 1006 (hypercorn, its issue #127): the
+    # abnormal-close alert skips targets whose server_info names one.
+    misreporting_servers: tuple[str, ...] = ("hypercorn",)
     # Handshake latency: p99 above this many seconds, with at least min_rate handshakes/s.
     handshake_p99_seconds: float = 1.0
     handshake_min_rate: float = 0.05

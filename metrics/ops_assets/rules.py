@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..servers import SERVER_INFO
 from .config import Config
 
 __all__ = ["GROUPS", "SLO_WINDOWS", "rule_groups"]
@@ -46,6 +47,17 @@ def _alert(
         "dashboard": config.dashboard(instance=instance),
     }
     return rule
+
+
+def _unless_misreporting(config: Config) -> str:
+    """Skip targets whose server reports clean closes as abnormal (1006)."""
+    if not config.misreporting_servers:
+        return ""
+    servers = "|".join(config.misreporting_servers)
+    return (
+        f"\nunless on ({config.by_instance}) "
+        f'{SERVER_INFO}{{{config.selector}, server=~"{servers}"}}'
+    )
 
 
 def _recording(config: Config) -> list[Rule]:
@@ -341,7 +353,8 @@ def _alerts(config: Config) -> list[Rule]:
             f"sum by ({by}, type) "
             f'(vidai:websocket_connections_closed:rate5m{{{sel}, reason="abnormal"}})\n'
             f"/\nsum by ({by}, type) (vidai:websocket_connections_closed:rate5m{{{sel}}})\n"
-            f"> {config.abnormal_share!r}",
+            f"> {config.abnormal_share!r}"
+            + _unless_misreporting(config),
             severity=config.info,
             duration="abnormal",
             summary="Many {{ $labels.type }} clients drop off {{ $labels.instance }}",
@@ -349,7 +362,8 @@ def _alerts(config: Config) -> list[Rule]:
             {{ $value | humanizePercentage }} of the {{ $labels.type }} connections
             closing on {{ $labels.instance }} (job {{ $labels.job }}) end without a
             close frame (1006): clients' networks, or a proxy cutting idle sockets.
-            Server errors (1011) are the close-error SLO's business.
+            Server errors (1011) are the close-error SLO's business. Targets whose
+            server reports clean closes as 1006 (misreporting_servers) are skipped.
             """,
         ),
         _alert(
