@@ -3,14 +3,17 @@
 Workers are simulated in this process the way prometheus_client's own tests
 do it: while a tracker makes its metrics, ``values.ValueClass`` is a
 ``MultiProcessValue`` with that worker's fixed process id, so every value it
-writes lands in that worker's files in a temporary directory. Each figure is
-printed next to the one-process figure measured in the same run.
+writes lands in that worker's files in a temporary directory. Each such id is
+a real (sleeping) process's, since a scrape folds in the files of processes
+that are gone. Each figure is printed next to the one-process figure measured
+in the same run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -87,12 +90,29 @@ def _bookkeeping(directory: str) -> list[Result]:
 
 
 def _render(directory: str) -> list[Result]:
+    with _sleepers(WORKERS) as pids:
+        return _render_workers(directory, pids)
+
+
+@contextlib.contextmanager
+def _sleepers(count: int) -> Iterator[list[int]]:
+    """Live processes whose pids the simulated workers borrow."""
+    sleepers = [subprocess.Popen(["sleep", "600"]) for _ in range(count)]
+    try:
+        yield [sleeper.pid for sleeper in sleepers]
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
+
+
+def _render_workers(directory: str, pids: list[int]) -> list[Result]:
     from metrics.multiprocess import MultiProcessSocketCollector, WorkerGauges
 
     single = fresh_tracker()
     for i in range(WORKERS * OPEN_PER_WORKER):
         single.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
-    for pid in range(100, 100 + WORKERS):
+    for pid in pids:
         worker = _worker_tracker(directory, pid)
         for i in range(OPEN_PER_WORKER):
             worker.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
