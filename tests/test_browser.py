@@ -24,6 +24,8 @@ from django.test import Client, override_settings
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from websockets.sync.client import ClientConnection, connect
 
+from consultation.pages import ENTRY
+
 from .accounts import CONSULTATION_A, PASSWORD, Accounts, create_accounts
 from .browser import PageWatch, chromium, fresh_output_dir, require_bundle, set_visibility
 from .browser import unhandled_rejections as rejections
@@ -42,7 +44,7 @@ def make_bundle(dist: Path) -> None:
     (dist / ".vite").mkdir(parents=True)
     (dist / "assets").mkdir()
     manifest = {
-        "src/page/main.jsx": {
+        ENTRY: {
             "file": "assets/main-abc123.js",
             "isEntry": True,
             "css": ["assets/main-def456.css"],
@@ -99,12 +101,12 @@ def test_page_says_how_to_build_a_missing_bundle(client: Client, tmp_path: Path,
     html = response.content.decode()
     assert "has not been built yet" in html
     assert "<code>make frontend</code>" in html
-    assert "npm ci &amp;&amp; npm run build" in html
+    assert "npm ci &amp;&amp; npm run build:demo" in html
     assert "<script" not in html
 
 
 def test_page_survives_a_broken_manifest(client: Client, bundle: Path) -> None:
-    (bundle / ".vite" / "manifest.json").write_text('{"src/page/main.jsx": {"file": "../x.js"}}')
+    (bundle / ".vite" / "manifest.json").write_text(json.dumps({ENTRY: {"file": "../x.js"}}))
     html = client.get("/").content.decode()
     assert "has not been built yet" in html
     assert "<script" not in html
