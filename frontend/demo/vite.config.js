@@ -18,7 +18,7 @@ export default defineConfig({
   base: "./",
   resolve: {
     alias: [
-      { find: /^@vidai\/socket-status$/, replacement: source("index.js") },
+      { find: /^@vidai\/socket-status$/, replacement: source("index.ts") },
       {
         find: /^@vidai\/socket-status\/SocketStatusIndicator\.css$/,
         replacement: source("SocketStatusIndicator.css"),

@@ -1,16 +1,43 @@
-import { useId, useState } from "react";
+"use client";
 
-import { oldestAgeSeconds } from "./SocketStatusService.js";
+import { type ReactElement, useId, useState } from "react";
+
+import { oldestAgeSeconds, type SocketStatus, type SocketStatusPoller } from "./SocketStatusService.js";
 import { useSocketStatus } from "./useSocketStatus.js";
 
+/** The five looks of the indicator: a `StatusState`, with `ok` split into `ok` and `zero`. */
+export type IndicatorKind = "loading" | "ok" | "zero" | "inactive" | "unreachable";
+
+/** Props of `SocketStatusIndicator`; all optional, and all but `service` serializable. */
+export interface SocketStatusIndicatorProps {
+  /** A one-line badge ("● 3 sockets") instead of the panel with details. */
+  compact?: boolean;
+  /** Polling interval in ms, clamped to 5-60 s (default: 30 s, or what others asked). */
+  intervalMs?: number;
+  /** The poller to read (default: the shared `SocketStatusService`). */
+  service?: SocketStatusPoller;
+  /** Full mode: show the details open at first. */
+  defaultExpanded?: boolean;
+  /** What the sockets are called in the text (default "WebSockets"). */
+  label?: string;
+  /** Extra classes on the root element. */
+  className?: string;
+}
+
+interface Look {
+  symbol: string;
+  compact: (count: number | null) => string;
+  full: (count: number | null) => string;
+}
+
 /** Which of the five looks a snapshot gets: `zero` is not `unreachable`. */
-export function indicatorKind(status) {
+export function indicatorKind(status: Pick<SocketStatus, "state" | "totalSockets">): IndicatorKind {
   if (status.state === "ok") return status.totalSockets === 0 ? "zero" : "ok";
   return status.state;
 }
 
 // A symbol and words for each kind, so colour is never the only signal.
-const LOOKS = {
+const LOOKS: Record<IndicatorKind, Look> = {
   loading: { symbol: "…", compact: () => "Checking", full: () => "Checking…" },
   ok: {
     symbol: "●",
@@ -23,7 +50,7 @@ const LOOKS = {
 };
 
 /** "42 s", "12 min 5 s", "3 h 20 min". */
-export function formatDuration(seconds) {
+export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null) return "–";
   const s = Math.floor(seconds);
   if (s < 60) return `${s} s`;
@@ -31,11 +58,19 @@ export function formatDuration(seconds) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-function formatClock(ms) {
+function formatClock(ms: number | null): string {
   return ms == null ? "never" : new Date(ms).toLocaleTimeString();
 }
 
-function Details({ id, status, hidden }) {
+function Details({
+  id,
+  status,
+  hidden,
+}: {
+  id: string;
+  status: SocketStatus;
+  hidden: boolean;
+}): ReactElement {
   const now = Date.now();
   const types = Object.keys(status.socketsByType);
   const known = status.totalSockets !== null;
@@ -110,7 +145,7 @@ export function SocketStatusIndicator({
   defaultExpanded = false,
   label = "WebSockets",
   className = "",
-}) {
+}: SocketStatusIndicatorProps): ReactElement {
   const status = useSocketStatus(intervalMs, service ? { service } : undefined);
   const [expanded, setExpanded] = useState(defaultExpanded);
   const detailsId = useId();
