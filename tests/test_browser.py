@@ -4,8 +4,9 @@ The first tests use Django's test client on a bundle made in a temporary
 folder. The last one starts the real project (uvicorn, ``vidai.asgi``) and
 drives the built bundle in headless Debian Chromium: the indicator shows 0,
 then sockets opened by the test (with the ``websockets`` client and with the
-page's try-it panel) within one poll, "unreachable" within two intervals
-of the server stopping, and recovers when it restarts on the same port.
+page's try-it panel) within one poll, the trend of the total rising,
+"unreachable" within two intervals of the server stopping, and recovers when
+it restarts on the same port, the outage a gap in the trend.
 Screenshots of each state go to ``test-output/browser/``.
 """
 
@@ -179,6 +180,10 @@ def shoot(page: Page, shots: Path, name: str) -> None:
     full.screenshot(path=shots / f"{name}-full.png")
 
 
+def trend(page: Page) -> Locator:
+    return page.locator(".vidai-ssi--full .vidai-ssi__trend")
+
+
 def type_count(page: Page, socket_type: str) -> Locator:
     return page.locator(f'.vidai-ssi--full tr[data-type="{socket_type}"] td').first
 
@@ -231,6 +236,9 @@ def test_indicator_follows_the_real_server_in_chromium(
                 expect_state(page, "ok", "10 sockets", "10 open sockets", timeout=ONE_POLL_MS)
                 for socket_type, count in {"call": 3, "stt": 2, "stt_room": 2}.items():
                     expect(type_count(page, socket_type)).to_have_text(str(count))
+                # The full indicator's trend: the total over the last polls, rising.
+                expect(trend(page)).to_have_attribute("data-totals", re.compile(r"^0,.*\b10$"))
+                expect(page.locator(".vidai-ssi--compact .vidai-ssi__trend")).to_have_count(0)
                 shoot(page, shots, "ok")
                 for socket_type in try_types:
                     page.get_by_role("button", name=f"Close all {socket_type} sockets").click()
@@ -271,6 +279,11 @@ def test_indicator_follows_the_real_server_in_chromium(
             # Retries back off (with jitter) to at most 4 intervals after errors.
             expect_state(page, "zero", "0 sockets", "No open sockets", timeout=4 * INTERVAL_MS)
             recovered = time.monotonic()
+            # The outage is a gap in the trend (polls without an answer), then 0 again.
+            totals = (trend(page).get_attribute("data-totals") or "").split(",")
+            assert "" in totals, totals
+            assert totals[-1] == "0", totals
+            expect(trend(page)).to_have_accessible_name(re.compile(r"without an answer"))
             shoot(page, shots, "recovered")
 
         # The browser says a refused connection is an error: expected only while down.

@@ -53,6 +53,13 @@ export interface StatusDocument {
  */
 export type StatusState = "loading" | "ok" | "inactive" | "unreachable";
 
+/** The total open sockets one poll found: `null` when it got no usable answer. */
+export interface TrendPoint {
+  /** When the answer (or the failure) came, ms since the epoch (the service's clock). */
+  readonly at: number;
+  readonly total: number | null;
+}
+
 /** One frozen snapshot of what the service knows; a change makes a new one. */
 export interface SocketStatus {
   readonly state: StatusState;
@@ -78,6 +85,8 @@ export interface SocketStatus {
   readonly consecutiveErrors: number;
   /** The polling interval in force. */
   readonly intervalMs: number;
+  /** The totals of the last `TREND_POINTS` polls, oldest first (200s, 304s and failures). */
+  readonly trend: readonly TrendPoint[];
 }
 
 export type StatusListener = (status: SocketStatus) => void;
@@ -114,6 +123,8 @@ export const MAX_INTERVAL_MS = 60_000;
 export const DEFAULT_INTERVAL_MS = 30_000;
 /** Data older than this many intervals is marked `stale`. */
 export const STALE_AFTER_INTERVALS = 3;
+/** How many polls `SocketStatus.trend` remembers. */
+export const TREND_POINTS = 30;
 /** Retries after errors wait at most this many intervals (and never over a minute). */
 export const MAX_BACKOFF_INTERVALS = 4;
 const MAX_BACKOFF_MS = 60_000;
@@ -149,6 +160,7 @@ const INITIAL: SocketStatus = Object.freeze({
   error: null,
   consecutiveErrors: 0,
   intervalMs: DEFAULT_INTERVAL_MS,
+  trend: Object.freeze([]),
 });
 
 const UNKNOWN_COUNTS: Partial<SocketStatus> = {
@@ -554,11 +566,18 @@ export class SocketStatusPoller {
     return request;
   }
 
+  /** The trend with this poll's total added, the oldest dropped past `TREND_POINTS`. */
+  private _trendWith(at: number, total: number | null): readonly TrendPoint[] {
+    const point = Object.freeze({ at, total });
+    return Object.freeze([...this._status.trend, point].slice(-TREND_POINTS));
+  }
+
   private _onDocument(fields: DocumentFields, etag: string | null): void {
     const now = this._now();
     this._etag = etag;
     this._set({
       ...fields,
+      trend: this._trendWith(now, fields.totalSockets),
       state: fields.active ? "ok" : "inactive",
       receivedAt: now,
       lastUpdated: now,
@@ -571,9 +590,11 @@ export class SocketStatusPoller {
 
   private _onNotModified(): void {
     const previous = this._status;
+    const now = this._now();
     this._set({
+      trend: this._trendWith(now, previous.totalSockets),
       state: previous.active ? "ok" : "inactive",
-      lastUpdated: this._now(),
+      lastUpdated: now,
       stale: false,
       error: null,
       consecutiveErrors: 0,
@@ -586,6 +607,7 @@ export class SocketStatusPoller {
     this._etag = null;
     this._set({
       ...UNKNOWN_COUNTS,
+      trend: this._trendWith(this._now(), null),
       state: "unreachable",
       active: false,
       error: describeError(error, timedOut, timeoutMs),

@@ -12,6 +12,7 @@ export {
   STALE_AFTER_INTERVALS,
   STATES,
   STATUS_URL,
+  TREND_POINTS,
 } from "./SocketStatusService.js";
 export type {
   FetchLike,
@@ -21,10 +22,16 @@ export type {
   StatusListener,
   StatusSource,
   StatusState,
+  TrendPoint,
   Unsubscribe,
   VisibilitySource,
 } from "./SocketStatusService.js";
-export { formatDuration, indicatorKind, SocketStatusIndicator } from "./SocketStatusIndicator.js";
+export {
+  formatDuration,
+  indicatorKind,
+  SocketStatusIndicator,
+  trendPath,
+} from "./SocketStatusIndicator.js";
 export type { IndicatorKind, SocketStatusIndicatorProps } from "./SocketStatusIndicator.js";
 export { useSocketStatus } from "./useSocketStatus.js";
 export type { UseSocketStatusOptions } from "./useSocketStatus.js";

@@ -9,6 +9,7 @@ import {
   type SocketStatusPoller,
   type SocketStatusServiceOptions,
   SocketStatusService,
+  TREND_POINTS,
 } from "../src/SocketStatusService.js";
 import { advance, type FakeServer, fakeServer, setVisibility, statusDoc } from "./helpers.js";
 
@@ -87,6 +88,27 @@ describe("polling", () => {
     // The server's ages are aged locally since the 200 arrived.
     expect(oldestAgeSeconds(second, "stt", Date.now())).toBeCloseTo(35);
     expect(oldestAgeSeconds(second, "call", Date.now())).toBeNull();
+  });
+
+  it("keeps the last polls' totals for the trend: 304s repeat, failures are null", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 2 } }));
+    make(server).initialize(5000);
+    await advance(0);
+    await advance(5000); // 304
+    server.doc = statusDoc({ counts: { call: 2, stt: 1 } });
+    server.etag = 'W/"v2"';
+    await advance(5000);
+    server.down = true;
+    await advance(5000);
+    const { trend } = service.getStatus();
+    expect(trend.map((point) => point.total)).toEqual([2, 2, 3, null]);
+    expect(trend.map((point) => point.at - trend[0].at)).toEqual([0, 5000, 10000, 15000]);
+    expect(Object.isFrozen(trend)).toBe(true);
+
+    server.down = false;
+    await advance(60000 * TREND_POINTS);
+    expect(service.getStatus().trend).toHaveLength(TREND_POINTS);
+    expect(service.getStatus().trend.at(-1)!.total).toBe(3);
   });
 
   it("takes a new document when the ETag changes", async () => {
