@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[daphne,multiprocess,redis,http,ops]' --group test
 	touch $(STAMP)
 
-# The frontend (Node.js 18+ and npm): npm ci when the lock changes, the Vite
-# build when the sources change; the status page serves frontend/dist.
+# The frontend (Node.js 18+ and npm): npm ci when the lock changes, the status
+# page's Vite build (the package's demo, frontend/demo/) when the sources change;
+# the page serves frontend/demo/dist. The library itself builds to frontend/dist
+# (`npm run build`, run by `npm pack`).
 NODE_STAMP := frontend/node_modules/.ci-stamp
-BUNDLE_STAMP := frontend/dist/.build-stamp
-FRONTEND_SRC := $(shell find frontend/src -type f 2>/dev/null) frontend/index.html frontend/vite.config.js
+BUNDLE_STAMP := frontend/demo/dist/.build-stamp
+FRONTEND_SRC := $(shell find frontend/src frontend/demo -path frontend/demo/dist -prune -o -type f -print 2>/dev/null)
 
 $(NODE_STAMP): frontend/package.json frontend/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is not installed: the frontend needs Node.js 18+ and npm (sudo apt-get install nodejs npm)"; exit 1; }
@@ -30,7 +32,7 @@ $(NODE_STAMP): frontend/package.json frontend/package-lock.json
 	touch $@
 
 $(BUNDLE_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
-	cd frontend && npm run build
+	cd frontend && npm run build:demo
 	touch $@
 
 frontend: $(BUNDLE_STAMP)
@@ -108,4 +110,4 @@ monitor:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output $(MONITOR_DIR) \
-		frontend/node_modules frontend/dist
+		frontend/node_modules frontend/dist frontend/demo/dist frontend/*.tgz

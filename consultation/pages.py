@@ -1,8 +1,9 @@
 """The status page: the indicator from the built frontend bundle, and a try-it panel.
 
-Vite writes hashed file names to ``frontend/dist/.vite/manifest.json``; the
-page reads it to link the entry's script and CSS, and ``bundle_asset``
-serves ``frontend/dist/assets/`` with a year-long immutable cache (a new
+The page is the npm package's demo (``frontend/demo/``). Vite writes hashed
+file names to ``frontend/demo/dist/.vite/manifest.json``; the page reads it to
+link the entry's script and CSS, and ``bundle_asset`` serves
+``frontend/demo/dist/assets/`` with a year-long immutable cache (a new
 build means new names). A small view rather than whitenoise: whitenoise's
 middleware is synchronous, so under ASGI it would put every request, the
 polled status JSON included, through a thread hop; and Django serves no
@@ -30,7 +31,8 @@ from django.views.decorators.http import require_safe
 from .access import may_read_feeds
 from .models import Participant
 
-ENTRY = "src/page/main.jsx"
+# The manifest key of the demo's entry (relative to frontend/demo/, Vite's root).
+ENTRY = "main.jsx"
 # File names Vite emits: letters, digits, "-", "_" and dots, never a leading dot or a slash.
 ASSET_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -46,8 +48,8 @@ class Bundle:
 
 
 def frontend_dist() -> Path:
-    """Where the Vite build is: ``settings.VIDAI_FRONTEND_DIST`` or ``frontend/dist``."""
-    default = Path(settings.BASE_DIR) / "frontend" / "dist"
+    """Where the page's build is: ``settings.VIDAI_FRONTEND_DIST`` or ``frontend/demo/dist``."""
+    default = Path(settings.BASE_DIR) / "frontend" / "demo" / "dist"
     return Path(getattr(settings, "VIDAI_FRONTEND_DIST", default))
 
 

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Reque
 
 from .servers import ROOT
 
-BUNDLE_MANIFEST = ROOT / "frontend" / "dist" / ".vite" / "manifest.json"
+BUNDLE_MANIFEST = ROOT / "frontend" / "demo" / "dist" / ".vite" / "manifest.json"
 OUTPUT_DIR = ROOT / "test-output" / "browser"
 
 # As in the workplace's probe: without the background-networking flags Chromium

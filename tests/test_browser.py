@@ -4,8 +4,9 @@ The first tests use Django's test client on a bundle made in a temporary
 folder. The last one starts the real project (uvicorn, ``vidai.asgi``) and
 drives the built bundle in headless Debian Chromium: the indicator shows 0,
 then sockets opened by the test (with the ``websockets`` client and with the
-page's try-it panel) within one poll, "unreachable" within two intervals
-of the server stopping, and recovers when it restarts on the same port.
+page's try-it panel) within one poll, the trend of the total rising,
+"unreachable" within two intervals of the server stopping, and recovers when
+it restarts on the same port, the outage a gap in the trend.
 Screenshots of each state go to ``test-output/browser/``.
 """
 
@@ -23,6 +24,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 from websockets.sync.client import ClientConnection, connect
+
+from consultation.pages import ENTRY
 
 from .accounts import CONSULTATION_A, PASSWORD, Accounts, create_accounts
 from .browser import PageWatch, chromium, fresh_output_dir, require_bundle, set_visibility
@@ -42,7 +45,7 @@ def make_bundle(dist: Path) -> None:
     (dist / ".vite").mkdir(parents=True)
     (dist / "assets").mkdir()
     manifest = {
-        "src/page/main.jsx": {
+        ENTRY: {
             "file": "assets/main-abc123.js",
             "isEntry": True,
             "css": ["assets/main-def456.css"],
@@ -99,12 +102,12 @@ def test_page_says_how_to_build_a_missing_bundle(client: Client, tmp_path: Path,
     html = response.content.decode()
     assert "has not been built yet" in html
     assert "<code>make frontend</code>" in html
-    assert "npm ci &amp;&amp; npm run build" in html
+    assert "npm ci &amp;&amp; npm run build:demo" in html
     assert "<script" not in html
 
 
 def test_page_survives_a_broken_manifest(client: Client, bundle: Path) -> None:
-    (bundle / ".vite" / "manifest.json").write_text('{"src/page/main.jsx": {"file": "../x.js"}}')
+    (bundle / ".vite" / "manifest.json").write_text(json.dumps({ENTRY: {"file": "../x.js"}}))
     html = client.get("/").content.decode()
     assert "has not been built yet" in html
     assert "<script" not in html
@@ -177,6 +180,10 @@ def shoot(page: Page, shots: Path, name: str) -> None:
     full.screenshot(path=shots / f"{name}-full.png")
 
 
+def trend(page: Page) -> Locator:
+    return page.locator(".vidai-ssi--full .vidai-ssi__trend")
+
+
 def type_count(page: Page, socket_type: str) -> Locator:
     return page.locator(f'.vidai-ssi--full tr[data-type="{socket_type}"] td').first
 
@@ -229,6 +236,9 @@ def test_indicator_follows_the_real_server_in_chromium(
                 expect_state(page, "ok", "10 sockets", "10 open sockets", timeout=ONE_POLL_MS)
                 for socket_type, count in {"call": 3, "stt": 2, "stt_room": 2}.items():
                     expect(type_count(page, socket_type)).to_have_text(str(count))
+                # The full indicator's trend: the total over the last polls, rising.
+                expect(trend(page)).to_have_attribute("data-totals", re.compile(r"^0,.*\b10$"))
+                expect(page.locator(".vidai-ssi--compact .vidai-ssi__trend")).to_have_count(0)
                 shoot(page, shots, "ok")
                 for socket_type in try_types:
                     page.get_by_role("button", name=f"Close all {socket_type} sockets").click()
@@ -269,6 +279,11 @@ def test_indicator_follows_the_real_server_in_chromium(
             # Retries back off (with jitter) to at most 4 intervals after errors.
             expect_state(page, "zero", "0 sockets", "No open sockets", timeout=4 * INTERVAL_MS)
             recovered = time.monotonic()
+            # The outage is a gap in the trend (polls without an answer), then 0 again.
+            totals = (trend(page).get_attribute("data-totals") or "").split(",")
+            assert "" in totals, totals
+            assert totals[-1] == "0", totals
+            expect(trend(page)).to_have_accessible_name(re.compile(r"without an answer"))
             shoot(page, shots, "recovered")
 
         # The browser says a refused connection is an error: expected only while down.

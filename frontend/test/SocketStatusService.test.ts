@@ -5,11 +5,16 @@ import {
   createSocketStatusService,
   DEFAULT_INTERVAL_MS,
   oldestAgeSeconds,
+  type SocketStatus,
+  type SocketStatusPoller,
+  type SocketStatusServiceOptions,
   SocketStatusService,
+  TREND_POINTS,
 } from "../src/SocketStatusService.js";
-import { advance, fakeServer, setVisibility, statusDoc } from "./helpers.js";
+import { advance, type FakeServer, fakeServer, setVisibility, statusDoc } from "./helpers.js";
 
-let service;
+// Set by make(); afterEach stops it (stopping a stopped poller does nothing).
+let service!: SocketStatusPoller;
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -18,12 +23,11 @@ beforeEach(() => {
 
 afterEach(() => {
   service?.stopPolling();
-  service = undefined;
   vi.useRealTimers();
   setVisibility("visible");
 });
 
-function make(server, options = {}) {
+function make(server: FakeServer, options: SocketStatusServiceOptions = {}): SocketStatusPoller {
   service = createSocketStatusService({ fetch: server.fetch, random: () => 1, ...options });
   return service;
 }
@@ -80,10 +84,31 @@ describe("polling", () => {
     expect(second).not.toBe(first);
     expect(second.totalSockets).toBe(4);
     expect(second.socketsByType.stt).toBe(4);
-    expect(second.lastUpdated - first.lastUpdated).toBe(5000);
+    expect(second.lastUpdated! - first.lastUpdated!).toBe(5000);
     // The server's ages are aged locally since the 200 arrived.
     expect(oldestAgeSeconds(second, "stt", Date.now())).toBeCloseTo(35);
     expect(oldestAgeSeconds(second, "call", Date.now())).toBeNull();
+  });
+
+  it("keeps the last polls' totals for the trend: 304s repeat, failures are null", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 2 } }));
+    make(server).initialize(5000);
+    await advance(0);
+    await advance(5000); // 304
+    server.doc = statusDoc({ counts: { call: 2, stt: 1 } });
+    server.etag = 'W/"v2"';
+    await advance(5000);
+    server.down = true;
+    await advance(5000);
+    const { trend } = service.getStatus();
+    expect(trend.map((point) => point.total)).toEqual([2, 2, 3, null]);
+    expect(trend.map((point) => point.at - trend[0].at)).toEqual([0, 5000, 10000, 15000]);
+    expect(Object.isFrozen(trend)).toBe(true);
+
+    server.down = false;
+    await advance(60000 * TREND_POINTS);
+    expect(service.getStatus().trend).toHaveLength(TREND_POINTS);
+    expect(service.getStatus().trend.at(-1)!.total).toBe(3);
   });
 
   it("takes a new document when the ETag changes", async () => {
@@ -105,13 +130,13 @@ describe("polling", () => {
       (url, init) =>
         new Promise((resolve, reject) => {
           release = () => resolve(new Response(JSON.stringify(statusDoc()), { status: 200 }));
-          init.signal.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
+          init.signal!.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
         }),
     );
     make(server, { timeoutMs: 60000 }).initialize(5000);
     await advance(12000);
     expect(server.fetch).toHaveBeenCalledTimes(1);
-    release();
+    release!();
     await advance(0);
     expect(server.fetch).toHaveBeenCalledTimes(1);
     await advance(5000);
@@ -227,10 +252,10 @@ describe("errors", () => {
     make(server, { random: () => 1 }).initialize(5000);
     await advance(0);
     server.down = true;
-    const callTimes = [];
+    const callTimes: number[] = [];
     server.fetch.mockImplementation(async (url, init) => {
       callTimes.push(Date.now());
-      server.calls.push({ url, init });
+      server.calls.push({ url, init: { ...init, headers: init.headers as Record<string, string> } });
       if (server.down) throw new TypeError("Failed to fetch");
       return new Response(JSON.stringify(statusDoc({ counts: { stt: 2 } })), {
         status: 200,
@@ -246,9 +271,9 @@ describe("errors", () => {
     await advance(20000);
     expect(service.getStatus()).toMatchObject({ state: "ok", totalSockets: 2, consecutiveErrors: 0 });
     // The validator was forgotten during the outage: a full answer, not a 304.
-    expect(server.calls.at(-1).init.headers["If-None-Match"]).toBeUndefined();
+    expect(server.calls.at(-1)!.init.headers["If-None-Match"]).toBeUndefined();
     await advance(5000);
-    expect(server.calls.at(-1).init.headers["If-None-Match"]).toBe('W/"v9"');
+    expect(server.calls.at(-1)!.init.headers["If-None-Match"]).toBe('W/"v9"');
   });
 
   it("spreads retries with jitter between half and all of the backoff", async () => {
@@ -267,20 +292,20 @@ describe("errors", () => {
 
   it("aborts a request after the timeout with AbortController", async () => {
     const server = fakeServer();
-    let signal;
+    let signal: AbortSignal | null | undefined;
     server.fetch.mockImplementation(
       (url, init) =>
         new Promise((resolve, reject) => {
           signal = init.signal;
-          init.signal.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
+          init.signal!.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
         }),
     );
     make(server).initialize(5000);
     await advance(4999);
     expect(service.getStatus().state).toBe("loading");
-    expect(signal.aborted).toBe(false);
+    expect(signal!.aborted).toBe(false);
     await advance(1);
-    expect(signal.aborted).toBe(true);
+    expect(signal!.aborted).toBe(true);
     expect(service.getStatus()).toMatchObject({
       state: "unreachable",
       error: "no answer within 5 s",
@@ -317,7 +342,7 @@ describe("the seed's API", () => {
   it("subscribe returns an unsubscribe function", async () => {
     const server = fakeServer();
     make(server);
-    const calls = [];
+    const calls: SocketStatus["state"][] = [];
     const unsub = service.subscribe((status) => calls.push(status.state));
     service.initialize(5000);
     await advance(0);
@@ -374,19 +399,19 @@ describe("the seed's API", () => {
 
   it("stopPolling aborts the request in flight and leaves no timer", async () => {
     const server = fakeServer();
-    let signal;
+    let signal: AbortSignal | null | undefined;
     server.fetch.mockImplementation(
       (url, init) =>
         new Promise((resolve, reject) => {
           signal = init.signal;
-          init.signal.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
+          init.signal!.addEventListener("abort", () => reject(new DOMException("", "AbortError")));
         }),
     );
     make(server).initialize(5000);
     await advance(1000);
     service.stopPolling();
     await advance(0);
-    expect(signal.aborted).toBe(true);
+    expect(signal!.aborted).toBe(true);
     // An abort we asked for is not an outage.
     expect(service.getStatus().state).toBe("loading");
     expect(vi.getTimerCount()).toBe(0);

@@ -2,12 +2,13 @@ import { act, cleanup, fireEvent, render, renderHook, screen } from "@testing-li
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { SocketStatusIndicator } from "../src/SocketStatusIndicator.jsx";
-import { createSocketStatusService } from "../src/SocketStatusService.js";
+import { SocketStatusIndicator, trendPath } from "../src/SocketStatusIndicator.js";
+import { createSocketStatusService, type SocketStatusPoller } from "../src/SocketStatusService.js";
 import { useSocketStatus } from "../src/useSocketStatus.js";
-import { advance, fakeServer, setVisibility, statusDoc } from "./helpers.js";
+import { advance, type FakeServer, fakeServer, setVisibility, statusDoc } from "./helpers.js";
 
-let service;
+// Set by make(); afterEach stops it (stopping a stopped poller does nothing).
+let service!: SocketStatusPoller;
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -21,12 +22,12 @@ afterEach(() => {
   setVisibility("visible");
 });
 
-function make(server) {
+function make(server: FakeServer): SocketStatusPoller {
   service = createSocketStatusService({ fetch: server.fetch, random: () => 1 });
   return service;
 }
 
-async function tick(ms) {
+async function tick(ms: number): Promise<void> {
   await act(async () => {
     await advance(ms);
   });
@@ -131,10 +132,10 @@ describe("SocketStatusIndicator", () => {
     expect(region.getAttribute("aria-live")).toBe("polite");
     expect(region.textContent).toBe("…WebSockets: Checking");
     await tick(0);
-    const root = container.firstChild;
+    const root = container.firstChild as HTMLElement;
     expect(root.dataset.state).toBe("ok");
     expect(region.textContent).toBe("●WebSockets: 3 sockets");
-    expect(region.querySelector(".vidai-ssi__symbol").getAttribute("aria-hidden")).toBe("true");
+    expect(region.querySelector(".vidai-ssi__symbol")!.getAttribute("aria-hidden")).toBe("true");
 
     server.doc = statusDoc();
     server.etag = 'W/"zero"';
@@ -157,15 +158,15 @@ describe("SocketStatusIndicator", () => {
     expect(screen.getByRole("status").textContent).toBe("●WebSockets: 3 open sockets");
     const toggle = screen.getByRole("button", { name: "Details" });
     expect(toggle.getAttribute("aria-expanded")).toBe("false");
-    const details = document.getElementById(toggle.getAttribute("aria-controls"));
+    const details = document.getElementById(toggle.getAttribute("aria-controls")!)!;
     expect(details.hidden).toBe(true);
 
     fireEvent.click(toggle);
     expect(toggle.getAttribute("aria-expanded")).toBe("true");
     expect(details.hidden).toBe(false);
-    const callRow = details.querySelector('tr[data-type="call"]');
+    const callRow = details.querySelector('tr[data-type="call"]')!;
     expect(callRow.textContent).toBe("call22 min 5 s");
-    expect(details.querySelector('tr[data-type="stt_admin"]').textContent).toBe("stt_admin0–");
+    expect(details.querySelector('tr[data-type="stt_admin"]')!.textContent).toBe("stt_admin0–");
     expect(details.textContent).toContain("Oldest connection2 min 5 s");
     expect(details.textContent).toContain("Polling every5 s");
     expect(details.textContent).toContain(`Last update${new Date().toLocaleTimeString()}`);
@@ -177,5 +178,49 @@ describe("SocketStatusIndicator", () => {
     expect(details.textContent).toContain("Errornetwork error");
     fireEvent.click(screen.getByRole("button", { name: "Hide details" }));
     expect(details.hidden).toBe(true);
+  });
+});
+
+describe("the trend", () => {
+  it("full mode draws the total over the last polls; compact mode does not", async () => {
+    const server = fakeServer(statusDoc({ counts: { call: 1 } }));
+    make(server);
+    const { container } = render(
+      <>
+        <SocketStatusIndicator compact intervalMs={5000} service={service} />
+        <SocketStatusIndicator intervalMs={5000} service={service} />
+      </>,
+    );
+    expect(container.querySelector("svg")).toBeNull(); // nothing known yet
+    await tick(0);
+    for (const [counts, etag] of [
+      [{ call: 3 }, 'W/"3"'],
+      [{ call: 2 }, 'W/"2"'],
+    ] as const) {
+      server.doc = statusDoc({ counts });
+      server.etag = etag;
+      await tick(5000);
+    }
+    const trends = container.querySelectorAll("svg.vidai-ssi__trend");
+    expect(trends).toHaveLength(1);
+    expect(trends[0].closest(".vidai-ssi--full")).not.toBeNull();
+    expect(trends[0].getAttribute("data-totals")).toBe("1,3,2");
+    const trend = screen.getByRole("img");
+    expect(trend.textContent).toBe("Open sockets over the last 3 polls: from 1 to 2, at most 3");
+    expect(trend.querySelector("path")!.getAttribute("d")).toMatch(/^M[\d.]+ [\d.]+h0(L[\d.]+ [\d.]+){2}$/);
+
+    server.down = true;
+    await tick(5000);
+    expect(trend.getAttribute("data-totals")).toBe("1,3,2,");
+    expect(trend.textContent).toContain("; 1 without an answer");
+  });
+
+  it("trendPath: scaled from 0 to the highest, newest at the right, broken by failures", () => {
+    const at = 0;
+    expect(trendPath([{ at, total: 0 }, { at, total: null }, { at, total: 2 }], 120, 28, 3)).toBe(
+      "M3 25h0M117 3h0",
+    );
+    expect(trendPath([{ at, total: 4 }, { at, total: 4 }], 120, 28, 3)).toBe("M60 3h0L117 3");
+    expect(trendPath([], 120, 28)).toBe("");
   });
 });

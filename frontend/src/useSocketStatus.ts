@@ -1,6 +1,14 @@
+"use client";
+
 import { useEffect, useSyncExternalStore } from "react";
 
-import { SocketStatusService } from "./SocketStatusService.js";
+import { type SocketStatus, type SocketStatusPoller, SocketStatusService } from "./SocketStatusService.js";
+
+/** Options of `useSocketStatus`. */
+export interface UseSocketStatusOptions {
+  /** The poller to read (default: the shared `SocketStatusService`). */
+  service?: SocketStatusPoller;
+}
 
 /**
  * The shared status snapshot, re-rendering on every change.
@@ -12,7 +20,10 @@ import { SocketStatusService } from "./SocketStatusService.js";
  * any of them asked for, clamped to 5-60 s. Pass `{ service }` to read
  * another poller made with `createSocketStatusService()`.
  */
-export function useSocketStatus(intervalMs, { service = SocketStatusService } = {}) {
+export function useSocketStatus(
+  intervalMs?: number | null,
+  { service = SocketStatusService }: UseSocketStatusOptions = {},
+): SocketStatus {
   useEffect(() => service.retain(intervalMs), [service, intervalMs]);
   return useSyncExternalStore(service.subscribe, service.getStatus, service.getStatus);
 }

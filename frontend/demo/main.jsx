@@ -1,15 +1,15 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
-import "../SocketStatusIndicator.css";
+import "@vidai/socket-status/SocketStatusIndicator.css";
 import "./page.css";
-import { SocketStatusIndicator } from "../SocketStatusIndicator.jsx";
 import {
   clampInterval,
   createSocketStatusService,
+  SocketStatusIndicator,
   SocketStatusService,
   STATUS_URL,
-} from "../SocketStatusService.js";
+} from "@vidai/socket-status";
 import { TryItPanel } from "./TryItPanel.jsx";
 
 const USAGE = `import { useSocketStatus, SocketStatusIndicator } from "@vidai/socket-status";
