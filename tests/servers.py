@@ -1,4 +1,4 @@
-"""Real ASGI servers (uvicorn, daphne) in subprocesses on loopback, for tests."""
+"""Real ASGI servers (uvicorn, daphne, hypercorn, granian, gunicorn) on loopback, for tests."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -35,13 +36,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_env(sqlite_path: str, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "VIDAI_SQLITE_PATH": sqlite_path,
-        "PYTHONUNBUFFERED": "1",
-    }
+def server_env(sqlite_path: str | None, **extra: str) -> dict[str, str]:
+    """A test server's environment: Vidai's test settings unless ``extra`` names others."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
+    if sqlite_path is not None:
+        env["VIDAI_SQLITE_PATH"] = sqlite_path
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.pop("VIDAI_METRICS_LISTEN", None)  # a test server listens only where its test says
     env.update(extra)
@@ -62,6 +61,92 @@ def server_command(kind: str, app: str, port: int, env: Mapping[str, str]) -> li
             "--application-close-timeout", "2", app,
         ]  # fmt: skip
     raise ValueError(kind)
+
+
+def asgi_server_command(
+    server: str, app: str, port: int, *, workers: int = 1, ws: str | None = None
+) -> list[str]:
+    """A server's command line with its own defaults, as a team adopting it would type it.
+
+    ``workers`` above 1 runs the server's own supervisor (gunicorn: uvicorn's
+    worker class under the exporter's hooks); ``ws`` picks uvicorn's WebSocket
+    implementation.
+    """
+    host = "127.0.0.1"
+    several = workers > 1
+    if server == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),
+            "--ws", ws or "websockets", *(["--workers", str(workers)] if several else []),
+        ]  # fmt: skip
+    if server == "daphne":
+        return [sys.executable, "-m", "metrics.daphne", "-b", host, "-p", str(port), app]
+    if server == "hypercorn":
+        return [
+            sys.executable, "-m", "hypercorn", "--bind", f"{host}:{port}",
+            "--workers", str(workers), app,
+        ]  # fmt: skip
+    if server == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--host", host,
+            "--port", str(port), "--workers", str(workers),
+            *(["--respawn-failed-workers"] if several else []), app,
+        ]  # fmt: skip
+    if server == "gunicorn":
+        config = ROOT / "tests" / "matrix" / "gunicorn.conf.py"
+        return [
+            sys.executable, "-m", "gunicorn", "-c", str(config), "-k",
+            "uvicorn_worker.UvicornWorker", "-w", str(workers), "--bind", f"{host}:{port}", app,
+        ]  # fmt: skip
+    raise ValueError(server)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The children of a process, from /proc (Linux), in no particular order."""
+    children: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def serving_pids(pid: int) -> list[int]:
+    """The processes serving requests for the server ``pid``: its workers, or itself.
+
+    multiprocessing's resource tracker (a child of servers that spawn workers
+    with it) serves nothing.
+    """
+    workers = [c for c in child_pids(pid) if "resource_tracker" not in " ".join(command_line(c))]
+    return sorted(workers) or [pid]
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's argv, from /proc; empty once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def connections_held(pid: int, port: int) -> int:
+    """How many established TCP connections to local ``port`` the process has open (Linux)."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(FileNotFoundError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(fields[9])
+    held = 0
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
 
 
 @dataclass
@@ -105,6 +190,19 @@ class LiveServer:
         A scrape that times out or is refused is retried: under load a slow
         answer is not a wrong one. Only the condition failing to hold fails.
         """
+        held, samples = self.settle(predicate, timeout)
+        if not held:
+            raise AssertionError(f"condition not met within {timeout}s: {samples}")
+        return samples  # type: ignore[return-value]
+
+    def settle(
+        self, predicate: object, timeout: float = 10.0
+    ) -> tuple[bool, dict[SeriesKey, float] | str]:
+        """Scrape until ``predicate(samples)`` holds or ``timeout`` passes.
+
+        Return whether it held and the last samples (or why no scrape
+        answered): for tests that record what a server reports, right or not.
+        """
         deadline = time.monotonic() + timeout
         samples: dict[SeriesKey, float] | str = "no scrape answered"
         while True:
@@ -114,9 +212,9 @@ class LiveServer:
                 samples = f"last scrape failed: {error!r}"
             else:
                 if predicate(samples):  # type: ignore[operator]
-                    return samples
+                    return True, samples
             if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s: {samples}")
+                return False, samples
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -198,8 +296,14 @@ def migrate(sqlite_path: str) -> None:
     )
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """Terminate a process, kill it if it does not exit in ``timeout`` seconds, and reap it."""
+def stop_process(
+    process: subprocess.Popen[bytes], timeout: float = 10, *, group: bool = False
+) -> None:
+    """Terminate a process, kill it if it does not exit in ``timeout`` seconds, and reap it.
+
+    With ``group`` (a process that leads its own session: a server and its
+    workers), whatever is left of its process group is killed afterwards.
+    """
     if process.poll() is None:
         process.terminate()
         try:
@@ -207,6 +311,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def answers(check: Callable[[], object]) -> bool:
@@ -227,16 +334,21 @@ def running(
     cwd: Path = ROOT,
     env: Mapping[str, str] | None = None,
     timeout: float = 30,
+    own_group: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a process, wait until ``ready()`` holds, and stop it afterwards.
 
     The one way the tests start a server: it fails with the process's log
     when the process exits early or is not ready within ``timeout`` seconds.
+    With ``own_group`` it runs in a new session, and whatever is left of its
+    process group is killed at the end (workers orphaned by a killed master).
     """
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(log_path.open("wb")) if log_path else subprocess.DEVNULL
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=log)
-        stack.callback(stop_process, process)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=own_group
+        )
+        stack.callback(stop_process, process, group=own_group)
 
         def log_text() -> str:
             return log_path.read_text(errors="replace") if log_path else "(no log kept)"
