@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "MetricsListener",
     "MetricsListenerApp",
+    "finish_serving",
     "main",
     "start_metrics_listener",
     "with_metrics_listener",
@@ -280,7 +281,8 @@ class MetricsListenerApp:
     It answers the lifespan protocol itself when the app below is a Channels
     ``ProtocolTypeRouter`` without a ``"lifespan"`` entry (which would refuse
     it); otherwise it passes lifespan through, starting the listener at its
-    startup message. Every other scope passes through untouched.
+    startup message and finishing the worker at its shutdown message
+    (``finish_serving``). Every other scope passes through untouched.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -299,6 +301,8 @@ class MetricsListenerApp:
             message = await receive()
             if message.get("type") == "lifespan.startup":
                 start_metrics_listener()
+            elif message.get("type") == "lifespan.shutdown":
+                finish_serving()
             return message
 
         return await self.app(scope, watched_receive, send)
@@ -312,13 +316,36 @@ async def _answer_lifespan(receive: Receive, send: Send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             # The listener stays up to the process's end: it shows the drain.
+            finish_serving()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
 
 def with_metrics_listener(app: ASGIApp) -> MetricsListenerApp:
-    """Wrap the project's ASGI application so that ``LISTEN`` is served from startup."""
+    """Wrap the project's ASGI application: ``LISTEN`` served from startup, workers finished.
+
+    At lifespan shutdown a worker in multiprocess mode counts the sockets its
+    server has not ended as closed by the server (``finish_serving``).
+    """
     return MetricsListenerApp(app)
+
+
+def finish_serving() -> None:
+    """The server stopped serving: in multiprocess mode, count what this worker still holds.
+
+    Some servers' workers end without exit handlers (granian forks them and
+    leaves through ``os._exit``; uvicorn re-raises SIGTERM): lifespan
+    shutdown is the last word they get. One process needs nothing: its
+    registry ends with it.
+    """
+    if not multiprocess_dir():
+        return
+    from .multiprocess import finish_worker
+
+    try:
+        finish_worker(default_tracker())
+    except Exception:
+        logger.exception("counting the sockets a stopping worker holds failed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -353,8 +353,7 @@ def _alerts(config: Config) -> list[Rule]:
             f"sum by ({by}, type) "
             f'(vidai:websocket_connections_closed:rate5m{{{sel}, reason="abnormal"}})\n'
             f"/\nsum by ({by}, type) (vidai:websocket_connections_closed:rate5m{{{sel}}})\n"
-            f"> {config.abnormal_share!r}"
-            + _unless_misreporting(config),
+            f"> {config.abnormal_share!r}" + _unless_misreporting(config),
             severity=config.info,
             duration="abnormal",
             summary="Many {{ $labels.type }} clients drop off {{ $labels.instance }}",

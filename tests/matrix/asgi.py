@@ -17,7 +17,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from metrics import track, track_rejections, unrouted  # noqa: E402
+from metrics import track, track_rejections, unrouted, with_metrics_listener  # noqa: E402
 
 from .consumers import Echo, Refuse, heard  # noqa: E402
 
@@ -27,11 +27,15 @@ websocket_urlpatterns = [
     re_path(r"", unrouted()),
 ]
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": track_rejections(URLRouter(websocket_urlpatterns)),
-    }
+# As the README's quickstart: the listener (when LISTEN is set) and, at
+# lifespan shutdown, a worker's sockets its server never ended counted.
+application = with_metrics_listener(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": track_rejections(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )
 
 
