@@ -93,7 +93,7 @@ def asgi_server_command(
             *(["--respawn-failed-workers"] if several else []), app,
         ]  # fmt: skip
     if server == "gunicorn":
-        config = ROOT / "tests" / "matrix" / "gunicorn.conf.py"
+        config = ROOT / "tests" / "matrix" / "gunicorn_conf.py"
         return [
             sys.executable, "-m", "gunicorn", "-c", str(config), "-k",
             "uvicorn_worker.UvicornWorker", "-w", str(workers), "--bind", f"{host}:{port}", app,
