@@ -24,7 +24,7 @@ VIDAI_TYPES = tuple(tracked_endpoints(websocket_urlpatterns))
 
 # ASGI apps the test servers run; importing them here (doctest collection)
 # would declare their fault types in this process's default tracker.
-collect_ignore = ["asgi_app.py", "soak_app.py"]
+collect_ignore = ["asgi_app.py", "soak_app.py", "matrix"]
 
 
 def require_tool(name: str) -> str:
