@@ -23,6 +23,7 @@ NAMES = (
     "multiprocess",
     "server",
     "scrape",
+    "redaction",
 )
 
 
@@ -41,6 +42,7 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         memory,
         multiprocess,
         peers,
+        redaction,
         render,
         scrape_latency,
         server_cpu,
@@ -56,6 +58,7 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         "multiprocess": multiprocess.run,
         "server": server_cpu.run,
         "scrape": scrape_latency.run,
+        "redaction": redaction.run,
     }
 
 
