@@ -23,6 +23,8 @@ NAMES = (
     "multiprocess",
     "server",
     "scrape",
+    "redaction",
+    "scale",
 )
 
 
@@ -41,7 +43,9 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         memory,
         multiprocess,
         peers,
+        redaction,
         render,
+        scale,
         scrape_latency,
         server_cpu,
         session,
@@ -56,6 +60,8 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         "multiprocess": multiprocess.run,
         "server": server_cpu.run,
         "scrape": scrape_latency.run,
+        "redaction": redaction.run,
+        "scale": scale.run,
     }
 
 
@@ -86,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="NAME", help=f"run only these of: {', '.join(NAMES)}"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    scale_options = parser.add_argument_group("scale", "the scale benchmark's parameters")
+    scale_options.add_argument("--workers", type=int, default=2, help="server workers (2)")
+    scale_options.add_argument("--sockets", type=int, default=10_000, help="held sockets (10000)")
+    scale_options.add_argument("--clients", type=int, default=2, help="client processes (2)")
+    scale_options.add_argument("--rounds", type=int, default=3, help="rounds of each mode (3)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -99,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     _setup_django()
+    from . import scale
+
+    scale.PARAMETERS = scale.Parameters(args.workers, args.sockets, args.clients, args.rounds)
     benchmarks = _benchmarks()
     results: list[Result] = []
     for name in names:

@@ -22,7 +22,7 @@ from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
 from .listener import start_metrics_listener
-from .redaction import importable_routes, redact
+from .redaction import redact, routes_and_prefixes
 
 ActionLogger = Callable[[Any, str, dict[str, Any]], None]
 
@@ -34,8 +34,9 @@ def redacting(action_logger: ActionLogger) -> ActionLogger:
         path = details.get("path")
         if isinstance(path, str):
             websocket = protocol == "websocket"
-            routes = importable_routes()
-            details = {**details, "path": redact(path, websocket=websocket, routes=routes)}
+            routes, prefixes = routes_and_prefixes()
+            redacted = redact(path, websocket=websocket, routes=routes, prefixes=prefixes)
+            details = {**details, "path": redacted}
         action_logger(protocol, action, details)
 
     return log_action

@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .conf import cached_per_settings
 from .routing import path_template, project_routes, tracked_endpoints
 
 # A path and its optional query string, as servers log them ("/ws/x/?a=b").
@@ -31,6 +32,14 @@ def importable_routes() -> Sequence[Any]:
         return project_routes()
     except ImportError:
         return ()
+
+
+@cached_per_settings
+def routes_and_prefixes() -> tuple[Sequence[Any], tuple[str, ...]]:
+    # Once per settings change, not per log record: walking the routes costs
+    # microseconds, and uvicorn logs a line or two for every socket.
+    routes = importable_routes()
+    return routes, socket_prefixes(routes)
 
 
 def socket_prefixes(routes: Sequence[Any]) -> tuple[str, ...]:
@@ -56,9 +65,23 @@ def socket_prefixes(routes: Sequence[Any]) -> tuple[str, ...]:
     return tuple(sorted(prefixes))
 
 
-def redact(text: str, *, websocket: bool = False, routes: Sequence[Any] = ()) -> str:
-    """Cut query strings from ``text`` and template its WebSocket paths (see the module)."""
-    prefixes = () if websocket else socket_prefixes(routes)
+def redact(
+    text: str,
+    *,
+    websocket: bool = False,
+    routes: Sequence[Any] = (),
+    prefixes: tuple[str, ...] | None = None,
+) -> str:
+    """Cut query strings from ``text`` and template its WebSocket paths (see the module).
+
+    ``prefixes`` are ``socket_prefixes(routes)``, computed here when not given.
+    """
+    if "/" not in text:  # no path, nothing to cut: most log records
+        return text
+    if websocket:
+        prefixes = ()
+    elif prefixes is None:
+        prefixes = socket_prefixes(routes)
 
     def replace(match: re.Match[str]) -> str:
         path, query = match.group(1), match.group(2)
@@ -72,18 +95,27 @@ def redact(text: str, *, websocket: bool = False, routes: Sequence[Any] = ()) ->
 
 
 class RedactSocketPaths(logging.Filter):
-    """Rewrite a record's message and arguments without personal path parts."""
+    """Rewrite a record's message and arguments without personal path parts.
+
+    The routes and their prefixes are read once per settings change; a record
+    none of whose strings holds a ``/`` is passed on untouched.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.msg if isinstance(record.msg, str) else ""
+        args = record.args if isinstance(record.args, tuple) else ()
+        if "/" not in message and not any(isinstance(arg, str) and "/" in arg for arg in args):
+            return True
         websocket = "websocket" in message.lower()
-        routes = importable_routes()
+        routes, prefixes = routes_and_prefixes()
         if message:
-            record.msg = redact(message, websocket=websocket, routes=routes)
-        if isinstance(record.args, tuple) and record.args:
+            record.msg = redact(message, websocket=websocket, routes=routes, prefixes=prefixes)
+        if args:
             record.args = tuple(
-                redact(arg, websocket=websocket, routes=routes) if isinstance(arg, str) else arg
-                for arg in record.args
+                redact(arg, websocket=websocket, routes=routes, prefixes=prefixes)
+                if isinstance(arg, str)
+                else arg
+                for arg in args
             )
         return True
 

@@ -72,44 +72,22 @@ class RejectionTracker:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
         # Under another track_rejections: this one counts from here, timed from there.
-        seen = RouteSeen(mark_seen())
-
-        def refused(reason: str) -> None:
-            seen.settled = True
-            self._count(scope, reason, seen.started)
-
-        async def watched_receive() -> Message:
-            message = await receive()
-            if not seen.settled and message.get("type") == "websocket.disconnect":
-                refused(label_values.CLIENT_GONE)  # the client left before anything decided
-            return message
-
-        async def watched_send(message: Message) -> None:
-            if not seen.settled:
-                kind = message.get("type")
-                if kind == "websocket.accept":
-                    seen.settled = True  # accepted by an untracked app: W002's business
-                elif kind == "websocket.close":
-                    refused(label_values.refusal_reason(message.get("code")))
-                elif kind == "websocket.http.response.start":
-                    refused(label_values.DENIED)
-            await send(message)
-
+        seen = _Watch(self, scope, receive, send, mark_seen())
         token = route_seen.set(seen)
         try:
-            result = await self.app(scope, watched_receive, watched_send)
+            result = await self.app(scope, seen.receive, seen.send)
         except asyncio.CancelledError:
             if not seen.settled:
-                refused(label_values.CLIENT_GONE)  # the client left, or the server is stopping
+                seen.refused(label_values.CLIENT_GONE)  # the client left, or the server stops
             raise
         except Exception:
             if not seen.settled:
-                refused(label_values.ERROR)
+                seen.refused(label_values.ERROR)
             raise
         finally:
             route_seen.reset(token)
         if not seen.settled:
-            refused(label_values.DENIED)  # returned without accepting: the server sends 403
+            seen.refused(label_values.DENIED)  # returned without accepting: the server sends 403
         return result
 
     def _type_and_reason(self, scope: Scope, reason: str) -> tuple[str, str]:
@@ -138,6 +116,57 @@ class RejectionTracker:
             # Neither the path nor the scope is logged: they carry personal data.
             logger.exception("socket tracking failed at stage reject before the routes")
             tracker.tracking_error("reject")
+
+
+class _Watch(RouteSeen):
+    """One handshake, watched until something settles it.
+
+    It is the ``RouteSeen`` the routes below settle, and its methods are the
+    ``receive`` and ``send`` the stack gets: slots and methods, not closures,
+    since it lives as long as the socket.
+    """
+
+    __slots__ = ("_receive", "_send", "owner", "scope")
+
+    def __init__(
+        self, owner: RejectionTracker, scope: Scope, receive: Receive, send: Send, started: float
+    ) -> None:
+        super().__init__(started)
+        self.owner = owner
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+
+    def refused(self, reason: str) -> None:
+        self.settled = True
+        self.owner._count(self.scope, reason, self.started)
+
+    def passed_through(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        # Once a route settled the handshake these two only pass messages on:
+        # a route handed them unchanged (no middleware wrapped them) may call
+        # the server's own, and the open socket carries one wrapper fewer.
+        if getattr(receive, "__self__", None) is self:
+            receive = self._receive
+        if getattr(send, "__self__", None) is self:
+            send = self._send
+        return receive, send
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if not self.settled and message.get("type") == "websocket.disconnect":
+            self.refused(label_values.CLIENT_GONE)  # the client left before anything decided
+        return message
+
+    async def send(self, message: Message) -> None:
+        if not self.settled:
+            kind = message.get("type")
+            if kind == "websocket.accept":
+                self.settled = True  # accepted by an untracked app: W002's business
+            elif kind == "websocket.close":
+                self.refused(label_values.refusal_reason(message.get("code")))
+            elif kind == "websocket.http.response.start":
+                self.refused(label_values.DENIED)
+        await self._send(message)
 
 
 def track_rejections(app: ASGIApp, *, tracker: SocketTracker | None = None) -> RejectionTracker:

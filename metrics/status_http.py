@@ -93,7 +93,7 @@ async def respond(request: StatusRequest) -> StatusResponse:
             limited = _json(429, {"error": "too many requests"})
             limited.headers["Retry-After"] = str(math.ceil(wait))
             return _with_cors(request, limited)
-    summary, source = read_summary()
+    summary, source = await read_summary()
     active = await channel_layer_answers()
     etag = status_etag(summary, active=active, source=source)
     if _etag_matches(request.headers.get("if-none-match", ""), etag):

@@ -39,6 +39,15 @@ class RouteSeen:
         self.settled = False
         self.started = started
 
+    def passed_through(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """The ``receive`` and ``send`` a settled route may call in place of the ones it got.
+
+        A layer that watches a handshake until a route settles it returns the
+        server's own callables here for its watchers, so that an open socket
+        carries no watcher that only passes messages on; this one has none.
+        """
+        return receive, send
+
 
 # How track_rejections() learns that a route below it counted a socket (an
 # internal protocol between the two wrappers, not in __all__). A
@@ -120,15 +129,35 @@ def _user_id(scope: Scope) -> str | None:
 class _Session:
     """One socket's tracking state, made per call of the wrapper."""
 
-    __slots__ = ("frames", "key", "scope", "socket_type", "started", "state", "tracker")
+    # Slots, and methods rather than closures for the app's receive and send:
+    # this object lives as long as the socket, 10,000s of them per worker.
+    __slots__ = (
+        "_receive",
+        "_send",
+        "frames",
+        "key",
+        "scope",
+        "socket_type",
+        "started",
+        "state",
+        "tracker",
+    )
 
     def __init__(
-        self, tracker: SocketTracker, socket_type: str, scope: Scope, started: float
+        self,
+        tracker: SocketTracker,
+        socket_type: str,
+        scope: Scope,
+        started: float,
+        receive: Receive,
+        send: Send,
     ) -> None:
         self.tracker = tracker
         self.socket_type = socket_type
         self.scope = scope
         self.started = started
+        self._receive = receive
+        self._send = send
         self.state = _State.PENDING
         self.key: Hashable = None
         # The type's counts while the socket is open, added to on every frame
@@ -136,45 +165,42 @@ class _Session:
         # the frame path needs no look at the state.
         self.frames = _UNCOUNTED
 
-    def wrap_receive(self, receive: Receive) -> Receive:
-        # The frame path is inlined, payload size included: it runs for every
-        # frame of every socket, and a function call costs as much as the rest.
-        async def tracked_receive() -> Message:
-            message = await receive()
-            if message["type"] == "websocket.receive":
-                frames = self.frames
-                frames.received += 1
-                text = message.get("text")
-                if text is None:
-                    frames.received_bytes += len(message.get("bytes") or b"")
-                elif text.isascii():
-                    frames.received_bytes += len(text)
-                else:
-                    frames.received_bytes += _utf8_size(text)
+    # The frame path is inlined, payload size included: it runs for every
+    # frame of every socket, and a function call costs as much as the rest.
+
+    async def receive(self) -> Message:
+        """The app's ``receive``: the server's, counted."""
+        message = await self._receive()
+        if message["type"] == "websocket.receive":
+            frames = self.frames
+            frames.received += 1
+            text = message.get("text")
+            if text is None:
+                frames.received_bytes += len(message.get("bytes") or b"")
+            elif text.isascii():
+                frames.received_bytes += len(text)
             else:
-                self.on_receive(message)
-            return message
+                frames.received_bytes += _utf8_size(text)
+        else:
+            self.on_receive(message)
+        return message
 
-        return tracked_receive
-
-    def wrap_send(self, send: Send) -> Send:
-        async def tracked_send(message: Message) -> None:
-            # get(): the app's message may lack a type; the server, not we, refuses it.
-            if message.get("type") == "websocket.send":
-                frames = self.frames
-                frames.sent += 1
-                text = message.get("text")
-                if text is None:
-                    frames.sent_bytes += len(message.get("bytes") or b"")
-                elif text.isascii():
-                    frames.sent_bytes += len(text)
-                else:
-                    frames.sent_bytes += _utf8_size(text)
+    async def send(self, message: Message) -> None:
+        """The app's ``send``: counted, then the server's."""
+        # get(): the app's message may lack a type; the server, not we, refuses it.
+        if message.get("type") == "websocket.send":
+            frames = self.frames
+            frames.sent += 1
+            text = message.get("text")
+            if text is None:
+                frames.sent_bytes += len(message.get("bytes") or b"")
+            elif text.isascii():
+                frames.sent_bytes += len(text)
             else:
-                self.on_send(message)
-            await send(message)
-
-        return tracked_send
+                frames.sent_bytes += _utf8_size(text)
+        else:
+            self.on_send(message)
+        await self._send(message)
 
     def on_receive(self, message: Message) -> None:
         if message.get("type") == "websocket.disconnect":
@@ -292,10 +318,14 @@ class TrackedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        session = _Session(self.tracker, self.socket_type, scope, mark_seen())
+        seen = route_seen.get()
+        started = mark_seen()
+        if seen is not None:  # settled now: an outer watcher may step aside
+            receive, send = seen.passed_through(receive, send)
+        session = _Session(self.tracker, self.socket_type, scope, started, receive, send)
         ending = _Ending.RETURNED
         try:
-            return await self.app(scope, session.wrap_receive(receive), session.wrap_send(send))
+            return await self.app(scope, session.receive, session.send)
         except asyncio.CancelledError:
             ending = _Ending.CANCELLED
             raise

@@ -236,6 +236,31 @@ def test_totals_and_the_json_summary_add_up_over_workers(
     assert registry.get_sample_value(age + "_gcount", {"type": "call"}) == 5
 
 
+def test_the_json_summary_merges_the_files_at_most_once_per_refresh_interval(
+    directory, clock, monkeypatch, processes
+) -> None:
+    from metrics.status import _MergedSummary
+
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
+    merges = []
+
+    def registry() -> CollectorRegistry:
+        merges.append(clock.seconds())
+        return merged(directory, clock)
+
+    summaries = _MergedSummary(registry, clock=clock.seconds)
+    assert summaries.fresh(1.0) is None
+    assert summaries.read(1.0).counts["call"] == 0
+    worker.opened("call")
+    clock.advance(0.5)
+    assert summaries.fresh(1.0) is summaries.read(1.0)  # within the interval: the same
+    assert summaries.read(1.0).counts["call"] == 0
+    clock.advance(0.5)
+    assert summaries.fresh(1.0) is None
+    assert summaries.read(1.0).counts["call"] == 1  # an interval after the merge: merged again
+    assert len(merges) == 2
+
+
 def test_frames_reach_the_files_at_each_refresh_and_only_once(
     directory, clock, monkeypatch, processes
 ):

@@ -59,3 +59,24 @@ def test_djangos_not_found_record_loses_the_room_id() -> None:
     )  # fmt: skip
     assert RedactSocketPaths().filter(record) is True
     assert record.getMessage() == "Not Found: /ws/call/<room>/"
+
+
+def test_prefixes_follow_a_settings_change() -> None:
+    from django.test import override_settings
+
+    from metrics.redaction import routes_and_prefixes
+
+    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/")
+    with override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.test_redaction.NO_ROUTES"}):
+        assert routes_and_prefixes() == ([], ())
+    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/")
+
+
+NO_ROUTES: list[object] = []
+
+
+def test_a_record_without_a_path_is_left_as_it_is() -> None:
+    args = ("127.0.0.1:5000", 200)
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "%s %d", args, None)
+    assert RedactSocketPaths().filter(record) is True
+    assert record.args is args

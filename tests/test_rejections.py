@@ -263,3 +263,30 @@ async def test_a_handshake_is_timed_once_from_the_outermost_layer(
 async def test_a_handshake_refused_before_the_routes_is_timed(registry, tracker) -> None:
     await connect(stack(tracker, middleware=slow_middleware), "/ws/chat/r1/", "https://evil.test")
     assert value(registry, HANDSHAKES, type="call") == 1
+
+
+async def test_a_tracked_route_calls_the_servers_receive_and_send_once_settled(tracker) -> None:
+    """No watcher that only passes messages on stays between an open socket and its server."""
+    seen_by_route = {}
+
+    async def route_app(scope, receive, send) -> None:
+        seen_by_route.update(receive=receive, send=send)
+        await send({"type": "websocket.accept"})
+        await receive()
+
+    async def server_receive():
+        return {"type": "websocket.disconnect", "code": 1000}
+
+    async def server_send(message) -> None:
+        pass
+
+    app = track_rejections(
+        URLRouter([path("ws/chat/", track("call", route_app, tracker=tracker))]), tracker=tracker
+    )
+    scope = {"type": "websocket", "path": "/ws/chat/", "headers": []}
+    await app(scope, server_receive, server_send)
+    session = seen_by_route["receive"].__self__
+    assert session._receive is server_receive
+    assert session._send is server_send
+    assert value(tracker.registry, OPENED, type="call") == 1
+    assert all_rejected(tracker.registry) == 0
