@@ -437,16 +437,23 @@ class Matrix:
     async def scrapes(self) -> None:
         """With ``HELD`` sockets open, every scrape of /metrics and the status JSON says so."""
         sockets = await self.open_sockets("held", HELD)
+        # The status JSON is at most one refresh interval (1 s) old in multiprocess mode.
+        deadline = time.monotonic() + 5
+        while self.status_open() != HELD and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         for _ in range(SCRAPES):
             self.observed.scraped_open.append(value(self.scrape(), OPEN, type="echo"))
-            status, body = self.server.get(STATUS)
-            assert status == 200, body
-            self.observed.status_open.append(json.loads(body)["sockets_by_type"].get("echo", 0))
+            self.observed.status_open.append(self.status_open())
         for ws in sockets:
             await ws.close()
         _held, samples = self.server.settle(lambda s: value(s, OPEN, type="echo") == 0, 5)
         assert isinstance(samples, dict), samples
         self.observed.open_after_scrapes = value(samples, OPEN, type="echo")
+
+    def status_open(self) -> int:
+        status, body = self.server.get(STATUS)
+        assert status == 200, body
+        return int(json.loads(body)["sockets_by_type"].get("echo", 0))
 
     def merged(self) -> dict[SeriesKey, float]:
         """What the workers' files say, merged as ``/metrics`` would (the server may be gone)."""
