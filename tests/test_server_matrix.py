@@ -439,8 +439,8 @@ class Matrix:
         sockets = await self.open_sockets("held", HELD)
         # The status JSON is at most one refresh interval (1 s) old in multiprocess mode.
         deadline = time.monotonic() + 5
-        while self.status_open() != HELD and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        while self.status_open() != HELD and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # polling a server over HTTP: no event to wait on
         for _ in range(SCRAPES):
             self.observed.scraped_open.append(value(self.scrape(), OPEN, type="echo"))
             self.observed.status_open.append(self.status_open())
