@@ -4,8 +4,8 @@
     gunicorn -c gunicorn.conf.py vidai.asgi:application
 
 Every worker writes its metrics to PROMETHEUS_MULTIPROC_DIR; /metrics and the
-status JSON merge all of them. The directory is emptied when the master starts,
-a worker's live gauges are dropped when it exits and its counters folded into
+status JSON merge all of them. The first process of a run removes an earlier
+run's files, a worker's live gauges are dropped when it exits and its counters folded into
 archive files (see metrics/multiprocess/ and docs/scaling.md). Command-line
 options override what is set here.
 """
@@ -18,8 +18,8 @@ import tempfile
 os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "vidai-prometheus-multiproc")
 )
-# It must exist before the app loads (--preload loads it in the master);
-# on_starting empties it once, not on every config reload (HUP).
+# It must exist before the app loads (--preload loads it in the master); the
+# first process of a run empties it of an earlier run's files.
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # The dedicated /metrics listener process (VIDAI_METRICS_LISTEN) reads Django's settings.

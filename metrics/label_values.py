@@ -44,10 +44,12 @@ CLOSE_LABELS: Final = tuple(
     for initiator in INITIATORS
     if (reason, initiator) != (WORKER_LOST, CLIENT)
 )
-# Codes only a server sends (RFC 6455 and the IANA registry: internal error,
-# service restart, try again later, bad gateway): the server's close, even
-# when the app hears it as a disconnect (uvicorn's shutdown sends 1012).
-SERVER_ONLY_CODES: Final = frozenset({1011, 1012, 1013, 1014})
+# Codes only a server sends (the IANA registry: service restart, try again
+# later, bad gateway): the server's close, even when the app hears it as a
+# disconnect (uvicorn's shutdown hands the app 1012). Not 1011: RFC 6455's
+# errata 3227 lets either side send it, and clients do (a websockets client
+# whose pings go unanswered closes with 1011).
+SERVER_ONLY_CODES: Final = frozenset({1012, 1013, 1014})
 
 # Why a handshake was never accepted.
 DENIED: Final = "denied"

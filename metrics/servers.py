@@ -26,24 +26,27 @@ __all__ = ["SERVERS", "SERVER_INFO", "ServerInfoCollector", "server_name", "warn
 
 SERVER_INFO = "vidai_websocket_server_info"
 SERVER_INFO_HELP = "The ASGI server serving this process's WebSockets (value 1)."
-# The servers the product knows (label_values.SERVER_NAMES), each by a module
+# The servers the product knows (label_values.SERVER_NAMES), each by modules
 # only its serving process loads; the most specific first (a granian or
-# hypercorn process may import uvicorn too).
-SERVERS = {
-    "granian": "granian.server",
-    "hypercorn": "hypercorn.config",
-    "daphne": "daphne.server",
-    "uvicorn": "uvicorn.config",
+# hypercorn process may import uvicorn too). Not daphne.server: Channels asks
+# for "daphne" in INSTALLED_APPS, whose app config imports it everywhere.
+SERVERS: dict[str, tuple[str, ...]] = {
+    "granian": ("granian.server",),
+    "hypercorn": ("hypercorn.config",),
+    "daphne": ("daphne.cli", "daphne.management.commands.runserver"),
+    "uvicorn": ("uvicorn.config",),
 }
 # Supervisors whose children are workers sharing one listening socket.
 _SUPERVISORS = ("gunicorn", "uvicorn", "hypercorn", "granian")
-_WORKERS_FLAG = re.compile(r"(?:--workers|-w)(?:=|$)(\d*)")
+_WORKERS_FLAG = re.compile(r"(?:--workers=?|-w=?)(\d*)")
+# Children of a supervisor that serve nothing: multiprocessing's helpers.
+_HELPERS = (b"resource_tracker", b"forkserver")
 
 
 def server_name() -> str:
     """Return the name of the server this process serves under, or ``unknown``."""
-    for name, module in SERVERS.items():
-        if module in sys.modules:
+    for name, modules in SERVERS.items():
+        if any(module in sys.modules for module in modules):
             return name
     return UNKNOWN_SERVER
 
@@ -67,6 +70,8 @@ def _read(path: str) -> bytes:
 
 def _supervisor(ppid: int) -> tuple[str, list[str]] | None:
     argv = [arg.decode(errors="replace") for arg in _read(f"/proc/{ppid}/cmdline").split(b"\0")]
+    if "--reload" in argv:  # a reloader's one child serves, alone
+        return None
     for arg in argv[:4]:  # the program, or python's -m module
         base = os.path.basename(arg)
         if base in _SUPERVISORS:
@@ -75,11 +80,19 @@ def _supervisor(ppid: int) -> tuple[str, list[str]] | None:
 
 
 def _children(pid: int) -> int:
+    """How many of ``pid``'s children serve (multiprocessing's helpers left out)."""
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return 0
-    return sum(len(_read(f"/proc/{pid}/task/{task}/children").split()) for task in tasks)
+    children = [
+        child for task in tasks for child in _read(f"/proc/{pid}/task/{task}/children").split()
+    ]
+    return sum(
+        1
+        for child in children
+        if not any(helper in _read(f"/proc/{child.decode()}/cmdline") for helper in _HELPERS)
+    )
 
 
 def _configured_workers(argv: list[str]) -> int:

@@ -165,7 +165,7 @@ class TrackingMachine(RuleBasedStateMachine):
         sock.inbox.put_nowait({"type": "websocket.disconnect", "code": sent_code})
         self.order(sock, "receive")
         if sock.state == "open":
-            # A disconnect with a code only a server sends (1011-1014) is the server's.
+            # A disconnect with a code only a server sends (1012-1014) is the server's.
             server_only = sent_code in label_values.SERVER_ONLY_CODES
             self.close(sock, sent_code, label_values.SERVER if server_only else label_values.CLIENT)
         elif sock.state == "pending":

@@ -42,7 +42,7 @@ from metrics.multiprocess import (
     prepare_directory,
     worker_tracker,
 )
-from metrics.multiprocess.processes import start_ticks
+from metrics.multiprocess.processes import alive, start_ticks
 from metrics.status import summarize
 from metrics.tracker import SocketTracker
 
@@ -498,12 +498,81 @@ def test_a_worker_finishing_counts_what_it_holds_as_closed_by_the_server(
     assert registry.get_sample_value(duration + "_sum", {"type": "call"}) == pytest.approx(80)
 
 
+class Died(BaseException):
+    """A folder's process ending at this point (os._exit, SIGKILL)."""
+
+
+@pytest.mark.parametrize("dies_at", ["before the archive is swapped", "after it is swapped"])
+def test_a_folder_dying_midway_leaves_the_dead_worker_counted_once(
+    directory, clock, monkeypatch, processes, dies_at
+) -> None:
+    live_pid, dead_pid = processes.spawn(), processes.spawn()
+    make_worker(live_pid, clock, monkeypatch).opened("call")
+    dead = make_worker(dead_pid, clock, monkeypatch)
+    for _ in range(3):
+        dead.opened("call")
+    dead.closed(dead.opened("call"), code=1000, initiator="client")
+    processes.end(dead_pid)
+    real_replace, real_remove = os.replace, os.remove
+
+    def replace(src: str, dst: str) -> None:
+        if dies_at.startswith("before") and src.endswith(".building"):
+            raise Died  # the dead file is moved aside, the archive not yet swapped
+        real_replace(src, dst)
+
+    def remove(target: str) -> None:
+        if dies_at.startswith("after") and target.endswith(".folded"):
+            raise Died  # the archive holds it, the moved file is still there
+        real_remove(target)
+
+    with (
+        mock.patch("metrics.multiprocess.directory.os.replace", replace),
+        mock.patch("metrics.multiprocess.directory.os.remove", remove),
+        pytest.raises(Died),
+    ):
+        archive_dead_worker(dead_pid, str(directory))
+    for _ in range(2):  # the next scrape finishes the fold; the one after adds nothing
+        registry = merged(directory, clock)
+        assert registry.get_sample_value(OPENED, {"type": "call"}) == 5
+        assert lost(registry, "call") == 3
+        assert balance(registry, "call") == (1, 1)
+    assert not [name for name in os.listdir(directory) if name.endswith((".folded", ".building"))]
+
+
+def test_an_earlier_process_with_this_pid_is_folded_into_the_run(
+    directory, clock, monkeypatch, processes
+) -> None:
+    make_worker(processes.spawn(), clock, monkeypatch).opened("call")  # the run goes on
+    reused = processes.spawn()
+    earlier = make_worker(reused, clock, monkeypatch)
+    earlier.opened("stt")
+    earlier.opened("stt")
+    join_run_as(reused, directory, started=1)  # it joined, then died unnoticed
+    values.close_all_multiprocess_files()  # its files are no longer this process's
+    # A new process gets its pid and joins: the earlier one's files are folded, not lost.
+    assert join_run_as(reused, directory) is False
+    registry = merged(directory, clock)
+    assert registry.get_sample_value(OPENED, {"type": "stt"}) == 2
+    assert lost(registry, "stt") == 2
+    assert balance(registry, "stt") == (0, 0)
+
+
+def test_without_proc_a_pid_that_exists_is_alive(monkeypatch, processes) -> None:
+    monkeypatch.setattr("metrics.multiprocess.processes._PROC", False)
+    pid = processes.spawn()
+    assert alive(pid, None)
+    assert alive(pid, 12345)  # start times are unknown there
+    processes.end(pid)
+    assert not alive(pid, None)
+
+
 def join_run_as(pid: int, directory: Path, *, started: int | None = None) -> bool:
     """join_run as process ``pid`` would (its start time, or ``started``)."""
     ticks = start_ticks(pid) if started is None else started
     with (
         mock.patch("metrics.multiprocess.directory.os.getpid", return_value=pid),
         mock.patch("metrics.multiprocess.directory.start_ticks", return_value=ticks),
+        mock.patch("metrics.multiprocess.directory._joined", None),
     ):
         return join_run(str(directory))
 
@@ -667,15 +736,17 @@ async def test_twenty_worker_restarts_keep_the_directory_bounded(gunicorn, logge
             os.kill(victim, signal.SIGKILL)
             await asyncio.to_thread(gunicorn.wait_for_workers, 3, not_in={victim})
             files = gunicorn.files()
-            records = [name for name in files if name.startswith(".worker-")]
-            counts.append((len([name for name in files if name.endswith(".db")]), len(records)))
+            db = [name for name in files if name.endswith(".db")]
+            workers = gunicorn.worker_pids()
+            per_worker = [sum(name.endswith(f"_{pid}.db") for name in db) for pid in workers]
+            counts.append((len(db), per_worker, sum(name.endswith("_archive.db") for name in db)))
         after = gunicorn.server.scrape()
-    # 3 workers x 6 files (counter, histogram, livesum, livemin, liveall,
-    # livemax) and the counter and histogram archives after every restart;
-    # a start-time record per worker, and at most the master's and the
-    # listener process's besides.
-    assert [db for db, _ in counts] == [3 * 6 + 2] * 20, gunicorn.files()
-    assert all(3 <= records <= 5 for _, records in counts), counts
+    # After every restart: 3 workers x 6 files (counter, histogram, livesum,
+    # livemin, liveall, livemax), the counter and histogram archives, and the
+    # same few of the --preload master's: the directory stays bounded.
+    assert all(per_worker == [6, 6, 6] and archives == 2 for _, per_worker, archives in counts)
+    assert len({total for total, _, _ in counts}) == 1, (counts, gunicorn.files())
+    assert counts[0][0] <= 3 * 6 + 2 + 6, gunicorn.files()
     for name, labels in before:
         if name.endswith("_total") and ("type", "stt") in labels:
             assert after[(name, labels)] == before[(name, labels)], name

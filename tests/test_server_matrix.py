@@ -139,9 +139,10 @@ DROP_1005 = Close(1005, None, "normal", "client")
 DROP_1006 = Close(1006, None, "abnormal", "client")
 # The app raised: the product counts the server's internal error, whatever the client sees.
 RAISED = "internal_error", "server"
-# Issue 19: a SIGKILLed worker's sockets are counted closed by the server when noticed.
+# A SIGKILLed worker's sockets are counted closed by the server when noticed.
 KILLED = Close(None, NO_CLOSE_FRAME, "worker_lost", "server")
-# Issue 19: 1011-1014 are only ever the server's, whoever hands them to the app.
+# 1012-1014 are only ever the server's, whoever hands them to the app (not 1011:
+# RFC 6455 errata 3227 lets clients send it).
 RESTART_1012 = Close(1012, 1012, "service_restart", "server")
 
 # uvicorn: the app's close is handed back to it as its own code (1005 by the legacy
@@ -438,8 +439,9 @@ class Matrix:
         """With ``HELD`` sockets open, every scrape of /metrics and the status JSON says so."""
         sockets = await self.open_sockets("held", HELD)
         # The status JSON is at most one refresh interval (1 s) old in multiprocess mode.
-        deadline = time.monotonic() + 5
-        while self.status_open() != HELD and time.monotonic() < deadline:  # noqa: ASYNC110
+        deadline = time.monotonic() + 15
+        while (shown := self.status_open()) != HELD:
+            assert time.monotonic() < deadline, f"the status JSON says {shown}, not {HELD}"
             await asyncio.sleep(0.1)  # polling a server over HTTP: no event to wait on
         for _ in range(SCRAPES):
             self.observed.scraped_open.append(value(self.scrape(), OPEN, type="echo"))

@@ -20,11 +20,20 @@ def test_every_known_server_is_a_label_value_of_the_contract() -> None:
 @pytest.mark.parametrize("server", sorted(SERVERS))
 def test_a_process_serving_under_a_server_names_it(server: str) -> None:
     # A fresh interpreter that has loaded the server's module, as its workers have.
-    code = f"import {SERVERS[server]}, metrics.servers as s; print(s.server_name())"
+    code = f"import {SERVERS[server][0]}, metrics.servers as s; print(s.server_name())"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == server
+
+
+def test_daphne_in_installed_apps_does_not_make_a_uvicorn_process_daphne() -> None:
+    # Channels asks for "daphne" in INSTALLED_APPS; its app config imports daphne.server.
+    code = "import daphne.server, uvicorn.config, metrics.servers as s; print(s.server_name())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "uvicorn"
 
 
 def test_the_info_gauge_names_one_server() -> None:
@@ -41,6 +50,7 @@ def test_the_info_gauge_names_one_server() -> None:
         (["granian", "app:app", "--workers=2"], 2),
         (["gunicorn", "app:app"], 0),
         (["uvicorn", "app:app", "--workers"], 0),
+        (["gunicorn", "-w4", "app:app"], 4),
     ],
 )
 def test_the_configured_worker_count_is_read_from_the_command_line(argv, workers) -> None:

@@ -20,6 +20,7 @@ granian; docs/scaling.md):
 from __future__ import annotations
 
 import atexit
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -115,7 +116,9 @@ def start_worker(registry: CollectorRegistry, *, types: Iterable[str] = ()) -> S
         join_run(directory)
     tracker = worker_tracker(registry, types=types)
     tracker.publisher.start(get_settings().worker_refresh_seconds)
-    atexit.register(finish_worker, tracker)
+    pid = os.getpid()
+    # Not in a child forked from this worker: its sockets are not the child's.
+    atexit.register(lambda: finish_worker(tracker) if os.getpid() == pid else 0)
     return tracker
 
 
@@ -128,5 +131,8 @@ def finish_worker(tracker: SocketTracker) -> int:
     """
     closed = tracker.close_all(code=EXIT_CLOSE_CODE, initiator=SERVER)
     if isinstance(tracker.publisher, WorkerGauges):
+        # Stopped first: a refresh thread cut off midway through folding a
+        # sibling in is what the fold's recovery is for, but need not happen.
+        tracker.publisher.stop()
         tracker.publisher.refresh()
     return closed

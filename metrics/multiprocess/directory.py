@@ -65,6 +65,11 @@ LISTENER_PROCESS = "VIDAI_METRICS_LISTENER_PROCESS"
 ARCHIVED_TYPES = ("counter", "histogram", "summary")
 _LOCK_NAME = ".vidai-archive.lock"
 _RECORD_PREFIX = ".worker-"
+# Files a fold writes beside the archive, and a dead file moved aside: no *.db.
+_BUILDING = ".building"
+_FOLDED = ".folded"
+# The files a fold takes: what outlives its process, and the live gauges.
+_WRITER_PREFIXES = (*(f"{typ}_" for typ in ARCHIVED_TYPES), "gauge_live")
 # A writer's file: "<type>_<pid>.db" (archives end in "_archive.db").
 _WRITER_FILE = re.compile(r".+_(\d+)\.db")
 
@@ -111,17 +116,27 @@ def metric_files(path: str) -> list[str]:
 
 
 def writers(path: str) -> dict[int, int | None]:
-    """Return the pids that wrote files here, with their recorded start times (None: none)."""
+    """Return the pids whose files a fold would take, with their recorded start times.
+
+    Only records and the files folding handles (counters, histograms,
+    summaries, live gauges) name a writer: another library's non-live gauge
+    files (``gauge_all_<pid>.db``) stay where prometheus_client leaves them.
+    """
     found: dict[int, int | None] = {}
     for name in os.listdir(path):
         if name.startswith(_RECORD_PREFIX):
             with contextlib.suppress(ValueError, OSError):
                 pid = int(name[len(_RECORD_PREFIX) :])
                 with open(os.path.join(path, name)) as record:
-                    found[pid] = int(record.read())
-        elif match := _WRITER_FILE.fullmatch(name):
+                    text = record.read().strip()
+                found[pid] = int(text) if text else None
+        elif (match := _WRITER_FILE.fullmatch(name)) and name.startswith(_WRITER_PREFIXES):
             found.setdefault(int(match[1]), None)
     return found
+
+
+# The (pid, directory) this process joined, so a second call is a no-op.
+_joined: tuple[int, str] | None = None
 
 
 def join_run(path: str) -> bool:
@@ -133,51 +148,51 @@ def join_run(path: str) -> bool:
     workers are folded in. Every writer must see the others in ``/proc``:
     one user, one pid namespace.
     """
-    os.makedirs(path, exist_ok=True)
+    global _joined
     me = os.getpid()
+    if _joined == (me, path):
+        return False
+    os.makedirs(path, exist_ok=True)
     mine = start_ticks(me)
     with directory_lock(path, exclusive=True):
+        _recover_folds(path)
         found = writers(path)
-        if found.get(me) == mine:
-            return False  # joined already
         others = {pid: started for pid, started in found.items() if pid != me}
         dead = [pid for pid, started in others.items() if not alive(pid, started)]
         fresh = len(dead) == len(others)
-        _remove_stale_own_files(path, me, stale_record=found.get(me) is not None)
+        # Files of this pid that this process does not map are an earlier
+        # process's (prometheus_client maps its files for the process's life).
+        earlier_mine = _unmapped_files_of(path, me)
         if fresh:
-            _remove_earlier_run(path, set(dead))
+            _remove_earlier_run(path, {*dead, me} if earlier_mine else set(dead))
         else:
             for pid in dead:
                 _fold_locked(pid, path)
+            if earlier_mine:
+                _fold_files(path, earlier_mine)
         with open(os.path.join(path, f"{_RECORD_PREFIX}{me}"), "w") as record:
-            record.write(str(mine))
+            record.write("" if mine is None else str(mine))
+    _joined = (me, path)
     return fresh
 
 
-def _remove_stale_own_files(path: str, me: int, *, stale_record: bool) -> None:
-    """Remove files of this pid that an earlier process wrote (this one maps its own)."""
+def _unmapped_files_of(path: str, pid: int) -> list[str]:
     mapped = _mapped_by_this_process()
+    found = []
     for name in os.listdir(path):
         match = _WRITER_FILE.fullmatch(name)
-        if match is None or int(match[1]) != me:
-            continue
-        full = os.path.join(path, name)
-        if os.path.realpath(full) not in mapped:
-            os.remove(full)
-        elif stale_record:
-            # A library made metrics before the product joined the run, in a
-            # file an earlier process with this pid wrote: its values stay.
-            logger.error(
-                "metric file %s of an earlier process with pid %d was reopened before the "
-                "run started, so its values are merged: give each server start a fresh "
-                "PROMETHEUS_MULTIPROC_DIR",
-                name,
-                me,
-            )
+        if match and int(match[1]) == pid:
+            full = os.path.join(path, name)
+            if os.path.realpath(full) in mapped:
+                continue
+            found.append(name)
+    return found
 
 
 def _remove_earlier_run(path: str, dead: set[int]) -> None:
     """Remove the archives and the dead writers' files; a worker starting meanwhile keeps its."""
+    me = os.getpid()
+    mapped = _mapped_by_this_process()
     for name in os.listdir(path):
         full = os.path.join(path, name)
         if name.startswith(_RECORD_PREFIX):
@@ -185,9 +200,10 @@ def _remove_earlier_run(path: str, dead: set[int]) -> None:
             if pid.isdigit() and int(pid) in dead:
                 os.remove(full)
         elif match := _WRITER_FILE.fullmatch(name):
-            if int(match[1]) in dead:
+            pid_of_file = int(match[1])
+            if pid_of_file in dead and not (pid_of_file == me and os.path.realpath(full) in mapped):
                 os.remove(full)
-        elif name.endswith(("_archive.db", ".building")):
+        elif name.endswith(("_archive.db", _BUILDING, _FOLDED)):
             os.remove(full)
 
 
@@ -204,9 +220,10 @@ def _mapped_by_this_process() -> set[str]:
 def fold_dead_workers(path: str) -> list[int]:
     """Fold in every writer that is gone; return their pids. Cheap when none is."""
     dead = [pid for pid, started in writers(path).items() if not alive(pid, started)]
-    if not dead:
+    if not dead and not glob.glob(os.path.join(path, "*" + _FOLDED)):
         return []
     with directory_lock(path, exclusive=True):
+        _recover_folds(path)
         # Again under the lock: another process may have folded them meanwhile.
         return [
             pid
@@ -224,21 +241,31 @@ def archive_dead_worker(pid: int, path: str | None = None) -> list[str]:
     if not path:
         raise ValueError("PROMETHEUS_MULTIPROC_DIR is not set")
     with directory_lock(path, exclusive=True):
+        _recover_folds(path)
         return _fold_locked(pid, path)
 
 
 def _fold_locked(pid: int, path: str) -> list[str]:
     """Fold a gone writer's files in; the caller holds the exclusive lock."""
     multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+    folded = _fold_files(path, [f"{typ}_{pid}.db" for typ in ARCHIVED_TYPES])
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(os.path.join(path, f"{_RECORD_PREFIX}{pid}"))
+    return folded
+
+
+def _fold_files(path: str, names: list[str]) -> list[str]:
+    """Fold the counter, histogram and summary files named into the archives."""
     folded = []
-    for typ in ARCHIVED_TYPES:
-        dead = os.path.join(path, f"{typ}_{pid}.db")
-        if os.path.exists(dead):
+    for name in names:
+        typ = name.split("_", 1)[0]
+        dead = os.path.join(path, name)
+        if typ in ARCHIVED_TYPES and os.path.exists(dead):
             extra = _lost_closes(dead) if typ == "counter" else {}
             _fold(dead, os.path.join(path, f"{typ}_archive.db"), extra)
             folded.append(typ)
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(os.path.join(path, f"{_RECORD_PREFIX}{pid}"))
+        elif os.path.exists(dead):  # a live gauge of a process gone
+            os.remove(dead)
     return folded
 
 
@@ -265,14 +292,20 @@ def _lost_closes(counter_file: str) -> dict[str, float]:
 
 
 def _fold(dead: str, archive: str, extra: dict[str, float]) -> None:
+    """Add ``dead`` (and ``extra``) into ``archive``; safe if the folder dies at any step.
+
+    Under the exclusive lock: build the new archive beside the old one, move
+    the dead file out of the scrape's view (``.folded``), swap the new
+    archive in, drop the moved file. ``_recover_folds`` finishes or undoes
+    what a folder killed midway left, before any other fold or scrape: the
+    dead file is counted in the archive or in its own file, never both.
+    """
     totals: dict[str, float] = dict(extra)
     for source in (archive, dead):
         if os.path.exists(source):
             for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(source):  # type: ignore[no-untyped-call]
                 totals[key] = totals.get(key, 0.0) + value
-    # Build the new archive beside the old one (not *.db: no scrape globs it),
-    # then swap it in atomically and drop the dead file, all under the lock.
-    building = archive + ".building"
+    building = archive + _BUILDING
     with contextlib.suppress(FileNotFoundError):
         os.remove(building)
     merged = MmapedDict(building)  # type: ignore[no-untyped-call]
@@ -281,5 +314,21 @@ def _fold(dead: str, archive: str, extra: dict[str, float]) -> None:
             merged.write_value(key, value, 0.0)  # type: ignore[no-untyped-call]
     finally:
         merged.close()  # type: ignore[no-untyped-call]
+    os.replace(dead, dead + _FOLDED)  # from here on the new archive is the truth
     os.replace(building, archive)
-    os.remove(dead)
+    os.remove(dead + _FOLDED)
+
+
+def _recover_folds(path: str) -> None:
+    """Finish a fold whose folder died midway; the caller holds the exclusive lock."""
+    names = os.listdir(path)
+    for name in names:
+        if name.endswith(_FOLDED):
+            building = os.path.join(path, name.split("_", 1)[0] + "_archive.db" + _BUILDING)
+            if os.path.exists(building):  # moved aside, archive not yet swapped: swap it
+                os.replace(building, building[: -len(_BUILDING)])
+            os.remove(os.path.join(path, name))
+    for name in names:
+        if name.endswith(_BUILDING):  # built, dead file never moved: folded again later
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(path, name))

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Any
 
-from .directory import LISTENER_PROCESS, archive_dead_worker, multiprocess_dir, prepare_directory
+from .directory import LISTENER_PROCESS, archive_dead_worker, multiprocess_dir
 from .worker_files import WorkerGauges
 
 __all__ = [
@@ -45,10 +45,15 @@ def _directory() -> str:
 
 
 def on_starting(server: Any) -> None:
-    """Master, before any worker: create the directory and wipe the last run's files."""
+    """Master, before any worker: create the directory.
+
+    The first process of a run removes an earlier run's files itself
+    (``directory.join_run``); wiping here would also take a still running old
+    master's (a USR2 upgrade) and the lock file its processes hold.
+    """
     directory = _directory()
-    prepare_directory(directory)
-    server.log.info("prometheus multiprocess directory %s is ready (emptied)", directory)
+    os.makedirs(directory, exist_ok=True)
+    server.log.info("prometheus multiprocess directory %s is ready", directory)
 
 
 def post_worker_init(worker: Any) -> None:

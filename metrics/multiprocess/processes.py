@@ -4,10 +4,16 @@ A pid alone does not name a process: a container restarted with the same
 directory gives its workers the same pids again, and a reaped worker's pid
 is soon another process's. A process is its pid plus its start time (the
 kernel's ``starttime``, clock ticks since boot), which no later process with
-that pid shares; a zombie (exited, not yet reaped) counts as gone.
+that pid shares; a zombie (exited, not yet reaped) counts as gone. Without
+``/proc`` (macOS, BSD) start times are unknown and a pid that exists counts
+as alive.
 """
 
 from __future__ import annotations
+
+import os
+
+_PROC = os.path.exists("/proc/self/stat")
 
 __all__ = ["alive", "start_ticks"]
 
@@ -15,7 +21,6 @@ __all__ = ["alive", "start_ticks"]
 def start_ticks(pid: int) -> int | None:
     """Return when process ``pid`` started (clock ticks since boot), or None if it is gone.
 
-    >>> import os
     >>> start_ticks(os.getpid()) == start_ticks(os.getpid()) is not None
     True
     """
@@ -34,5 +39,13 @@ def start_ticks(pid: int) -> int | None:
 
 def alive(pid: int, started: int | None) -> bool:
     """Whether ``pid`` still runs and, when ``started`` is known, is that same process."""
+    if not _PROC:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
     now = start_ticks(pid)
     return now is not None and (started is None or started == now)
