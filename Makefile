@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 # The dedicated /metrics listener (off the event loop) that make monitor scrapes.
 METRICS_LISTEN ?= 127.0.0.1:9108
 
-.PHONY: run run-workers test lint typecheck pytest bench monitor clean frontend vitest ops-assets
+.PHONY: run run-workers test lint typecheck pytest docs bench monitor clean frontend vitest ops-assets
 
 # The product (metrics/, editable, with every extra) plus the demo's and the
 # tests' dependency groups (pip 25.1+ reads [dependency-groups]).
@@ -74,7 +74,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP) frontend
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck vitest pytest
+# The reference in docs/ as a site (mkdocs.yml), built strictly into a temporary
+# directory: a broken link or anchor, or a page missing from the nav, fails it.
+docs: $(STAMP)
+	@site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && \
+		$(BIN)/mkdocs build --strict --site-dir "$$site"
+
+test: lint typecheck vitest docs pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
@@ -109,5 +115,5 @@ monitor:
 		--web.listen-address=127.0.0.1:$(MONITOR_PORT)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output $(MONITOR_DIR) \
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output site $(MONITOR_DIR) \
 		frontend/node_modules frontend/dist frontend/demo/dist frontend/*.tgz

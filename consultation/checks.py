@@ -12,6 +12,6 @@ from .conf import problems
 @register()
 def check_websocket_policy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return [
-        Error(problem, hint="See README 'Settings'; the default is used.", id="vidai.E001")
+        Error(problem, hint="See docs/demo.md; the default is used.", id="vidai.E001")
         for problem in problems()
     ]

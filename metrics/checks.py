@@ -69,7 +69,7 @@ def check_settings(app_configs: Sequence[Any] | None, **kwargs: Any) -> list[Che
     messages: list[CheckMessage] = [
         Error(
             problem,
-            hint="See the README's Settings section for each key's form.",
+            hint="See docs/settings.md for each key's form.",
             id="vidai_metrics.E003",
         )
         for problem in settings_problems()

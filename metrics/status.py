@@ -190,7 +190,7 @@ async def read_summary() -> tuple[SocketSummary, str]:
 
 
 def build_status(summary: SocketSummary, *, active: bool, source: str) -> dict[str, Any]:
-    """Return the status document: the seed's keys plus the additions in the README."""
+    """Return the status document: the seed's keys plus the additions in docs/status-json.md."""
     now = time.time()
     endpoints = ws_endpoints()
     types = list(dict.fromkeys([*endpoints, *summary.counts]))

@@ -32,7 +32,7 @@ def require_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    message = f"{name} is not installed (Debian package: see README 'Testing')"
+    message = f"{name} is not installed (Debian package: see CONTRIBUTING.md)"
     if os.environ.get("VIDAI_REQUIRE_SYSTEM_TOOLS") == "1":
         pytest.fail(message + "; VIDAI_REQUIRE_SYSTEM_TOOLS=1 makes this an error")
     pytest.skip(message)

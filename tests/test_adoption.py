@@ -1,4 +1,4 @@
-"""A foreign Channels project adopts the exporter by following the README, from the wheel.
+"""A foreign Channels project adopts the exporter by the README's quickstart, from the wheel.
 
 The wheel is built from this checkout and installed in a throwaway venv with
 the oldest versions it declares (and, separately, the newest), next to a
@@ -84,10 +84,16 @@ def upstream(request):
 """
 
 
-def adoption_snippets() -> dict[str, tuple[str, str]]:
-    """The README's adoption code blocks: file -> (how: "append" or "write", code)."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Adopting the exporter in a Channels project", 1)[1]
+# Where the README's quickstart is; docs/adopting.md holds the same blocks.
+QUICKSTART = "## Quickstart for a Channels project"
+
+
+def adoption_snippets(
+    path: Path = ROOT / "README.md", heading: str = QUICKSTART
+) -> dict[str, tuple[str, str]]:
+    """The adoption code blocks under a heading: file -> (how: "append" or "write", code)."""
+    text = path.read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1]
     section = section.split("\n## ", 1)[0]
     snippets: dict[str, tuple[str, str]] = {}
     for block in re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL):

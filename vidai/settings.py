@@ -125,7 +125,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Production (DEBUG off) is HTTPS only; README "Settings" lists the opt-outs,
+# Production (DEBUG off) is HTTPS only; docs/demo.md (Vidai's settings) lists the opt-outs,
 # which a plain-http setup (the test servers) sets explicitly.
 SECURE_SSL_REDIRECT = _env_flag("VIDAI_SSL_REDIRECT", not DEBUG)
 # Prometheus and the kubelet's probes reach each pod over plain http inside the cluster.
@@ -140,7 +140,7 @@ SESSION_COOKIE_AGE = int(os.environ.get("VIDAI_SESSION_SECONDS") or 8 * 3600)
 # peer. uvicorn, trusting VIDAI_TRUSTED_PROXIES only (vidai/serving.py), sets
 # the request's scheme from that header itself.
 
-# The exporter's settings; see README "Settings". Its defaults are in
+# The exporter's settings; see docs/settings.md. Its defaults are in
 # metrics/conf.py; an environment variable that is set overrides one key.
 _METRICS_FROM_ENV = {
     "TOKEN": os.environ.get("VIDAI_METRICS_TOKEN"),
@@ -164,7 +164,7 @@ VIDAI_METRICS = {
     key: value for key, value in _METRICS_FROM_ENV.items() if value not in (None, "", [])
 }
 
-# Vidai's WebSocket policy; see README "Settings". Defaults in consultation/conf.py.
+# Vidai's WebSocket policy; see docs/demo.md. Defaults in consultation/conf.py.
 _WEBSOCKETS_FROM_ENV = {
     # Origins besides ALLOWED_HOSTS whose pages may open sockets (scheme://host[:port]).
     "ALLOWED_ORIGINS": _env_list("VIDAI_WEBSOCKET_ORIGINS") or None,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-# The code the echo closes with when asked, and the refusal's (the README's "forbidden").
+# The code the echo closes with when asked, and the refusal's (docs/metrics.md's "forbidden").
 SERVER_CLOSE_CODE = 4000
 REFUSAL_CODE = 4403
 # Log line prefixes: "<HEARD> <tag> <code>" and "<CANCELLED> <tag>".

@@ -3,7 +3,7 @@
 ``make run`` calls it after migrating. It creates, or resets to the same
 state, a clinician and a staff user with the passwords below, and one
 consultation they both take part in, then prints how to log in. The
-passwords are public (they are in the README): the command refuses to run
+passwords are public (they are in docs/demo.md): the command refuses to run
 unless ``DEBUG`` is on.
 """
 
