@@ -8,11 +8,11 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from .conf import get_settings
-from .instruments import LIMIT
+from .contract import HELP, LIMIT
 
 __all__ = ["ConnectionLimitCollector"]
 
-_HELP = "Open WebSockets one instance is sized for (VIDAI_METRICS CONNECTION_LIMIT)."
+_HELP = HELP[LIMIT]
 
 
 class ConnectionLimitCollector(Collector):

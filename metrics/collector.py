@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .instruments import AGE, CONNECTIONS, OLDEST_START, bucket_label
+from .contract import AGE, CONNECTIONS, HELP, OLDEST_START
+from .instruments import bucket_label
 from .live import LiveSockets, TypeSnapshot
 
 
@@ -41,17 +42,9 @@ class LiveSocketCollector(Collector):
 
     @staticmethod
     def _families(snapshot: dict[str, TypeSnapshot]) -> Iterator[Metric]:
-        connections = GaugeMetricFamily(
-            CONNECTIONS, "Open WebSocket connections (accepted, not yet closed).", labels=["type"]
-        )
-        oldest = GaugeMetricFamily(
-            OLDEST_START,
-            "Unix time the oldest open WebSocket connection was accepted (+Inf when none).",
-            labels=["type"],
-        )
-        ages = GaugeHistogramMetricFamily(
-            AGE, "Open WebSocket connections by age, at scrape time.", labels=["type"]
-        )
+        connections = GaugeMetricFamily(CONNECTIONS, HELP[CONNECTIONS], labels=["type"])
+        oldest = GaugeMetricFamily(OLDEST_START, HELP[OLDEST_START], labels=["type"])
+        ages = GaugeHistogramMetricFamily(AGE, HELP[AGE], labels=["type"])
         for socket_type, snap in snapshot.items():
             connections.add_metric([socket_type], float(snap.open))
             oldest.add_metric([socket_type], snap.oldest_start)

@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .instruments import MESSAGE_BYTES, MESSAGES
+from .contract import HELP, MESSAGE_BYTES, MESSAGES
 from .label_values import RECEIVED, SENT
 from .per_type import PerType
 
 __all__ = ["FrameCollector", "FrameCounts", "FrameTable"]
 
-MESSAGES_HELP = "WebSocket frames, by direction."
-MESSAGE_BYTES_HELP = "WebSocket payload bytes (UTF-8 for text frames), by direction."
+MESSAGES_HELP = HELP[MESSAGES]
+MESSAGE_BYTES_HELP = HELP[MESSAGE_BYTES]
 
 
 class FrameCounts:

@@ -17,12 +17,13 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .buckets import BucketCounts, add_histogram
-from .instruments import HANDSHAKE, HANDSHAKE_BUCKETS
+from .contract import HANDSHAKE, HELP
+from .instruments import HANDSHAKE_BUCKETS
 from .per_type import PerType
 
 __all__ = ["HANDSHAKE_HELP", "HandshakeCollector", "HandshakeTable", "handshake_family"]
 
-HANDSHAKE_HELP = "Time from a WebSocket handshake's arrival to its accept or refusal."
+HANDSHAKE_HELP = HELP[HANDSHAKE]
 
 
 class HandshakeTable(PerType[BucketCounts]):

@@ -1,4 +1,4 @@
-"""The metric contract's names, buckets, and its prometheus_client counters.
+"""The contract's buckets and its prometheus_client counters (names: ``metrics.contract``).
 
 Gauges about open sockets are not here: they are computed at scrape time by
 ``metrics.collector`` from the live registry, so they cannot drift.
@@ -12,19 +12,40 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.utils import floatToGoString
 
 from . import label_values
+from .contract import (
+    AGE,
+    CLOSED,
+    CONNECTIONS,
+    DURATION,
+    HANDSHAKE,
+    HELP,
+    LIMIT,
+    MESSAGE_BYTES,
+    MESSAGES,
+    OLDEST_START,
+    OPENED,
+    REJECTED,
+    TRACKING_ERRORS,
+)
 
-CONNECTIONS: Final = "vidai_websocket_connections"
-OPENED: Final = "vidai_websocket_connections_opened"
-CLOSED: Final = "vidai_websocket_connections_closed"
-REJECTED: Final = "vidai_websocket_connections_rejected"
-DURATION: Final = "vidai_websocket_connection_duration_seconds"
-OLDEST_START: Final = "vidai_websocket_oldest_connection_start_time_seconds"
-AGE: Final = "vidai_websocket_connection_age_seconds"
-MESSAGES: Final = "vidai_websocket_messages"
-MESSAGE_BYTES: Final = "vidai_websocket_message_bytes"
-TRACKING_ERRORS: Final = "vidai_websocket_tracking_errors"
-HANDSHAKE: Final = "vidai_websocket_handshake_duration_seconds"
-LIMIT: Final = "vidai_websocket_connections_limit"
+__all__ = [
+    "AGE",
+    "CLOSED",
+    "CONNECTIONS",
+    "DURATION",
+    "HANDSHAKE",
+    "HANDSHAKE_BUCKETS",
+    "LIMIT",
+    "MESSAGES",
+    "MESSAGE_BYTES",
+    "OLDEST_START",
+    "OPENED",
+    "REJECTED",
+    "TRACKING_ERRORS",
+    "TRACKING_STAGES",
+    "SocketInstruments",
+    "bucket_label",
+]
 
 # Handshake duration buckets (seconds): from a cached session lookup (1 ms) to
 # a stalled authentication backend (10 s).
@@ -74,13 +95,13 @@ class SocketInstruments:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.rejected = Counter(
             REJECTED,
-            "WebSocket handshakes never accepted, by reason.",
+            HELP[REJECTED],
             ["type", "reason"],
             registry=registry,
         )
         self.tracking_errors = Counter(
             TRACKING_ERRORS,
-            "Errors inside socket tracking, swallowed so the socket carried on.",
+            HELP[TRACKING_ERRORS],
             ["stage"],
             registry=registry,
         )

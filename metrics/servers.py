@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .contract import HELP, SERVER_INFO
 from .label_values import UNKNOWN_SERVER
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SERVERS", "SERVER_INFO", "ServerInfoCollector", "server_name", "warn_unmerged_workers"]
 
-SERVER_INFO = "vidai_websocket_server_info"
-SERVER_INFO_HELP = "The ASGI server serving this process's WebSockets (value 1)."
+SERVER_INFO_HELP = HELP[SERVER_INFO]
 # The servers the product knows (label_values.SERVER_NAMES), each by modules
 # only its serving process loads; the most specific first (a granian or
 # hypercorn process may import uvicorn too). Not daphne.server: Channels asks

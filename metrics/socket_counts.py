@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from .buckets import BucketCounts, add_histogram
-from .instruments import CLOSED, DURATION, OPENED
+from .contract import CLOSED, DURATION, HELP, OPENED
 from .label_values import CLOSE_LABELS
 from .per_type import PerType
 
@@ -31,9 +31,9 @@ __all__ = [
     "TypeCounts",
 ]
 
-OPENED_HELP = "WebSocket handshakes accepted."
-CLOSED_HELP = "WebSocket connections closed after accept, by close reason and initiator."
-DURATION_HELP = "Lifetime of WebSocket connections, observed at close."
+OPENED_HELP = HELP[OPENED]
+CLOSED_HELP = HELP[CLOSED]
+DURATION_HELP = HELP[DURATION]
 
 
 class TypeCounts:

@@ -9,10 +9,18 @@ from prometheus_client.core import GaugeHistogramMetricFamily, HistogramMetricFa
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from ..contract import (
+    AGE,
+    AGE_OLDER,
+    AGE_START_SUM,
+    CONNECTIONS,
+    HANDSHAKE_IN_BUCKET,
+    HANDSHAKE_SECONDS,
+    HELP,
+)
 from ..handshakes import handshake_family
-from ..instruments import AGE, CONNECTIONS, HANDSHAKE_BUCKETS, bucket_label
+from ..instruments import HANDSHAKE_BUCKETS, bucket_label
 from .directory import directory_lock, fold_dead_workers, metric_files
-from .worker_files import AGE_OLDER, AGE_START_SUM, HANDSHAKE_IN_BUCKET, HANDSHAKE_SECONDS
 
 __all__ = ["MultiProcessSocketCollector"]
 
@@ -108,9 +116,7 @@ def _age_family(
     start_sums: dict[str, float],
     now: float,
 ) -> GaugeHistogramMetricFamily:
-    ages = GaugeHistogramMetricFamily(
-        AGE, "Open WebSocket connections by age, at scrape time.", labels=["type"]
-    )
+    ages = GaugeHistogramMetricFamily(AGE, HELP[AGE], labels=["type"])
     for socket_type, count in open_by_type.items():
         buckets = []
         # Each worker writes its own gauges one at a time: a scrape may catch a

@@ -37,9 +37,8 @@ from collections.abc import Iterator
 from prometheus_client import multiprocess, values
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
-from ..instruments import CLOSED, OPENED
+from ..contract import CLOSED, HELP, OPENED
 from ..label_values import SERVER, WORKER_LOST
-from ..socket_counts import CLOSED_HELP
 from .processes import alive, start_ticks
 
 logger = logging.getLogger(__name__)
@@ -284,7 +283,7 @@ def _lost_closes(counter_file: str) -> dict[str, float]:
             CLOSED + "_total",
             ["type", "reason", "initiator"],
             [socket_type, WORKER_LOST, SERVER],
-            CLOSED_HELP,
+            HELP[CLOSED],
         ): count
         for socket_type, count in unclosed.items()
         if count > 0

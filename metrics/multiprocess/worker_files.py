@@ -40,28 +40,31 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from ..frames import MESSAGE_BYTES_HELP, MESSAGES_HELP, FrameTable
-from ..handshakes import HandshakeTable
-from ..instruments import (
-    AGE,
+from ..contract import (
+    AGE_OLDER,
+    AGE_START_SUM,
     CLOSED,
     CONNECTIONS,
     DURATION,
-    HANDSHAKE,
+    HANDSHAKE_IN_BUCKET,
+    HANDSHAKE_SECONDS,
+    HELP,
     MESSAGE_BYTES,
     MESSAGES,
     OLDEST_START,
     OPENED,
-    bucket_label,
+    SERVER_INFO,
+    WORKER_REFRESH,
 )
+from ..frames import FrameTable
+from ..handshakes import HandshakeTable
+from ..instruments import bucket_label
 from ..label_values import CLOSE_LABELS, RECEIVED, SENT
 from ..live import LiveSocket, LiveSockets
-from ..servers import SERVER_INFO, SERVER_INFO_HELP, server_name
-from ..socket_counts import CLOSED_HELP, DURATION_HELP, OPENED_HELP
+from ..servers import server_name
 from .directory import files_enabled, fold_dead_workers, multiprocess_dir
 
 logger = logging.getLogger(__name__)
@@ -75,12 +78,6 @@ __all__ = [
     "WorkerGauges",
 ]
 
-# Internal: only in the files, turned into the AGE gauge histogram at scrape time.
-AGE_OLDER: Final = AGE + "_older"
-AGE_START_SUM: Final = AGE + "_start_sum"
-HANDSHAKE_IN_BUCKET: Final = HANDSHAKE + "_in_bucket"
-HANDSHAKE_SECONDS: Final = HANDSHAKE + "_spent"
-WORKER_REFRESH: Final = "vidai_websocket_worker_refresh_time_seconds"
 
 _NS = 1_000_000_000
 
@@ -141,58 +138,58 @@ class WorkerGauges:
         self._oldest_written: dict[str, float] = {}
         self._connections = Gauge(
             CONNECTIONS,
-            "Open WebSocket connections (accepted, not yet closed).",
+            HELP[CONNECTIONS],
             ["type"],
             registry=None,
             multiprocess_mode="livesum",
         )
         self._oldest = Gauge(
             OLDEST_START,
-            "Unix time the oldest open WebSocket connection was accepted (+Inf when none).",
+            HELP[OLDEST_START],
             ["type"],
             registry=None,
             multiprocess_mode="livemin",
         )
         self._older = Gauge(
             AGE_OLDER,
-            "Open WebSocket connections older than le seconds (internal).",
+            HELP[AGE_OLDER],
             ["type", "le"],
             registry=None,
             multiprocess_mode="livesum",
         )
         self._start_sum = Gauge(
             AGE_START_SUM,
-            "Sum of the Unix start times of open WebSocket connections (internal).",
+            HELP[AGE_START_SUM],
             ["type"],
             registry=None,
             multiprocess_mode="livesum",
         )
-        self._messages = Counter(MESSAGES, MESSAGES_HELP, ["type", "direction"], registry=None)
+        self._messages = Counter(MESSAGES, HELP[MESSAGES], ["type", "direction"], registry=None)
         self._message_bytes = Counter(
-            MESSAGE_BYTES, MESSAGE_BYTES_HELP, ["type", "direction"], registry=None
+            MESSAGE_BYTES, HELP[MESSAGE_BYTES], ["type", "direction"], registry=None
         )
         self._handshake_in_bucket = Counter(
             HANDSHAKE_IN_BUCKET,
-            "WebSocket handshakes per duration bucket, not cumulative (internal).",
+            HELP[HANDSHAKE_IN_BUCKET],
             ["type", "le"],
             registry=None,
         )
         self._handshake_seconds = Counter(
             HANDSHAKE_SECONDS,
-            "Total duration of WebSocket handshakes (internal).",
+            HELP[HANDSHAKE_SECONDS],
             ["type"],
             registry=None,
         )
         # Accepts, closes and lifetimes are written at once, so a killed worker
         # loses none: the archive keeps what its files held.
-        self._opened = Counter(OPENED, OPENED_HELP, ["type"], registry=None)
-        self._closed = Counter(CLOSED, CLOSED_HELP, ["type", "reason", "initiator"], registry=None)
+        self._opened = Counter(OPENED, HELP[OPENED], ["type"], registry=None)
+        self._closed = Counter(CLOSED, HELP[CLOSED], ["type", "reason", "initiator"], registry=None)
         self._duration = Histogram(
-            DURATION, DURATION_HELP, ["type"], buckets=duration_bounds, registry=None
+            DURATION, HELP[DURATION], ["type"], buckets=duration_bounds, registry=None
         )
         self._refreshed = Gauge(
             WORKER_REFRESH,
-            "Unix time each live worker last re-derived its socket gauges.",
+            HELP[WORKER_REFRESH],
             registry=None,
             multiprocess_mode="liveall",
         )
@@ -201,7 +198,7 @@ class WorkerGauges:
         self._refreshed.set(clock())
         Gauge(
             SERVER_INFO,
-            SERVER_INFO_HELP,
+            HELP[SERVER_INFO],
             ["server"],
             registry=None,
             multiprocess_mode="livemax",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..servers import SERVER_INFO
+from ..contract import SERVER_INFO
 from .config import Config
 
 __all__ = ["GROUPS", "SLO_WINDOWS", "rule_groups"]
