@@ -26,15 +26,17 @@ import logging
 import time
 
 from . import label_values
-from .asgi_types import ASGIApp, Message, Receive, Scope, Send
+from .asgi_types import ASGIApp, Receive, Scope, Send
 from .routing import find_routes, inner_app, matching_route, project_routes
 from .tracker import SocketTracker, default_tracker
 from .tracking import (
-    RouteSeen,
+    CONNECTION_KEY,
+    Connection,
+    Ending,
+    Stage,
     TrackedSocket,
     UnroutedSocket,
-    mark_seen,
-    route_seen,
+    outer_connection,
     routes_paths,
 )
 
@@ -71,24 +73,32 @@ class RejectionTracker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
-        # Under another track_rejections: this one counts from here, timed from there.
-        seen = _Watch(self, scope, receive, send, mark_seen())
-        token = route_seen.set(seen)
+        outer = outer_connection(scope)
+        if outer is None:
+            started = time.perf_counter()
+        else:  # under another track_rejections: counted from here, timed from there
+            started = outer.started
+            if outer.stage is Stage.WATCHING:
+                outer.settle()
+        connection = Connection(scope, started, receive, send, watcher=self)
+        # In place, as the routes below must find it in the scope they get
+        # (Channels' routers and middleware copy the scope, keys included).
+        scope[CONNECTION_KEY] = connection
+        ending = Ending.RETURNED
         try:
-            result = await self.app(scope, seen.receive, seen.send)
+            return await self.app(scope, connection.receive, connection)
         except asyncio.CancelledError:
-            if not seen.settled:
-                seen.refused(label_values.CLIENT_GONE)  # the client left, or the server stops
+            ending = Ending.CANCELLED  # the client left, or the server stops
             raise
-        except Exception:
-            if not seen.settled:
-                seen.refused(label_values.ERROR)
+        except BaseException:
+            ending = Ending.FAILED
             raise
         finally:
-            route_seen.reset(token)
-        if not seen.settled:
-            seen.refused(label_values.DENIED)  # returned without accepting: the server sends 403
-        return result
+            connection.finish(ending)
+            if outer is None:
+                scope.pop(CONNECTION_KEY, None)
+            else:
+                scope[CONNECTION_KEY] = outer
 
     def _type_and_reason(self, scope: Scope, reason: str) -> tuple[str, str]:
         target = inner_app(self.app)
@@ -105,7 +115,8 @@ class RejectionTracker:
             return found[1].socket_type, reason
         return label_values.UNKNOWN_TYPE, reason
 
-    def _count(self, scope: Scope, reason: str, started: float) -> None:
+    def count_refusal(self, scope: Scope, reason: str, started: float) -> None:
+        """Count a handshake refused before any tracked route took it."""
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             socket_type, reason = self._type_and_reason(scope, reason)
@@ -116,57 +127,6 @@ class RejectionTracker:
             # Neither the path nor the scope is logged: they carry personal data.
             logger.exception("socket tracking failed at stage reject before the routes")
             tracker.tracking_error("reject")
-
-
-class _Watch(RouteSeen):
-    """One handshake, watched until something settles it.
-
-    It is the ``RouteSeen`` the routes below settle, and its methods are the
-    ``receive`` and ``send`` the stack gets: slots and methods, not closures,
-    since it lives as long as the socket.
-    """
-
-    __slots__ = ("_receive", "_send", "owner", "scope")
-
-    def __init__(
-        self, owner: RejectionTracker, scope: Scope, receive: Receive, send: Send, started: float
-    ) -> None:
-        super().__init__(started)
-        self.owner = owner
-        self.scope = scope
-        self._receive = receive
-        self._send = send
-
-    def refused(self, reason: str) -> None:
-        self.settled = True
-        self.owner._count(self.scope, reason, self.started)
-
-    def passed_through(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
-        # Once a route settled the handshake these two only pass messages on:
-        # a route handed them unchanged (no middleware wrapped them) may call
-        # the server's own, and the open socket carries one wrapper fewer.
-        if getattr(receive, "__self__", None) is self:
-            receive = self._receive
-        if getattr(send, "__self__", None) is self:
-            send = self._send
-        return receive, send
-
-    async def receive(self) -> Message:
-        message = await self._receive()
-        if not self.settled and message.get("type") == "websocket.disconnect":
-            self.refused(label_values.CLIENT_GONE)  # the client left before anything decided
-        return message
-
-    async def send(self, message: Message) -> None:
-        if not self.settled:
-            kind = message.get("type")
-            if kind == "websocket.accept":
-                self.settled = True  # accepted by an untracked app: W002's business
-            elif kind == "websocket.close":
-                self.refused(label_values.refusal_reason(message.get("code")))
-            elif kind == "websocket.http.response.start":
-                self.refused(label_values.DENIED)
-        await self._send(message)
 
 
 def track_rejections(app: ASGIApp, *, tracker: SocketTracker | None = None) -> RejectionTracker:

@@ -2,19 +2,29 @@
 
 ``track(type, app)`` wraps one route's app. The socket is counted open when
 the app sends ``websocket.accept`` and closed exactly once: at the first close
-frame either way, or in ``finally`` when the app ends without one (it raised,
-was cancelled, or returned). Per-connection state lives in a ``_Session``
-made per call, never on the wrapper.
+frame either way, or when the app ends without one (it raised, was cancelled,
+or returned). Per-connection state lives in one ``Connection`` made per
+call, never on the wrapper.
+
+Under ``track_rejections()`` the two wrappers share that one object: the
+outer one made it to watch the handshake, and the route takes it over (no
+second coroutine, no second pair of callables) by finding it in the scope
+under ``CONNECTION_KEY``. A socket open for hours costs its worker that one
+object, one bound ``receive`` and the outer wrapper's coroutine; with 10,000s
+of sockets per worker, every object per socket is also work for each full
+garbage collection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import enum
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
+from typing import Protocol
+
+from asgiref.sync import markcoroutinefunction
 
 from . import label_values
 from .asgi_types import ASGIApp, Message, Receive, Scope, Send
@@ -25,37 +35,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["TrackedSocket", "UnroutedSocket", "track", "unrouted"]
 
-
-class RouteSeen:
-    """Set by a tracked route (or the catch-all) that counts the socket itself.
-
-    ``started`` is when the outermost tracking layer got the handshake: the
-    layers below time the handshake from there, middleware included.
-    """
-
-    __slots__ = ("settled", "started")
-
-    def __init__(self, started: float) -> None:
-        self.settled = False
-        self.started = started
-
-    def passed_through(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
-        """The ``receive`` and ``send`` a settled route may call in place of the ones it got.
-
-        A layer that watches a handshake until a route settles it returns the
-        server's own callables here for its watchers, so that an open socket
-        carries no watcher that only passes messages on; this one has none.
-        """
-        return receive, send
-
-
-# How track_rejections() learns that a route below it counted a socket (an
-# internal protocol between the two wrappers, not in __all__). A
-# context variable rather than a scope key: the app's scope stays as the
-# server made it, and a task or thread the middleware starts inherits it.
-route_seen: contextvars.ContextVar[RouteSeen | None] = contextvars.ContextVar(
-    "vidai_metrics_route_seen", default=None
-)
+# The scope key under which track_rejections() hands its Connection to the
+# layers below (an internal protocol between the wrappers, not in __all__).
+# A key rather than a context variable: a context variable costs three objects
+# per socket for as long as it is open, and Channels' middleware and routers
+# copy the scope with its keys.
+CONNECTION_KEY = "vidai_metrics.connection"
 
 
 def routes_paths(app: object) -> bool:
@@ -67,25 +52,28 @@ def routes_paths(app: object) -> bool:
     return getattr(app, "_path_routing", False) is True
 
 
-def mark_seen() -> float:
-    """Tell an enclosing ``track_rejections`` that this socket is counted below it.
+class RefusalCounter(Protocol):
+    """What counts a handshake refused before any tracked route took it."""
 
-    Return when the outermost tracking layer got the handshake (now, if this is it).
-    """
-    seen = route_seen.get()
-    if seen is None:
-        return time.perf_counter()
-    seen.settled = True
-    return seen.started
+    def count_refusal(self, scope: Scope, reason: str, started: float) -> None:
+        """Count the refusal of the handshake ``scope`` describes, received at ``started``."""
 
 
-class _State(enum.Enum):
+class Stage(enum.Enum):
+    """Where a connection is, for the wrappers."""
+
+    WATCHING = enum.auto()
+    """track_rejections() waits for a route to take the handshake."""
     PENDING = enum.auto()
+    """A tracked route took it; the app has not answered."""
     OPEN = enum.auto()
     DONE = enum.auto()
+    """Counted, or left to another layer to count."""
 
 
-class _Ending(enum.Enum):
+class Ending(enum.Enum):
+    """How the app's coroutine ended."""
+
     RETURNED = enum.auto()
     FAILED = enum.auto()
     CANCELLED = enum.auto()
@@ -94,17 +82,17 @@ class _Ending(enum.Enum):
 # The close code a socket gets when the app ends without sending a close
 # frame: what uvicorn and daphne then send, or the nearest in the taxonomy.
 _CODE_WHEN_APP_ENDS = {
-    _Ending.RETURNED: 1000,
-    _Ending.FAILED: 1011,
-    _Ending.CANCELLED: 1001,
+    Ending.RETURNED: 1000,
+    Ending.FAILED: 1011,
+    Ending.CANCELLED: 1001,
 }
 # A handshake the app never decided: returning is a refusal (the server sends
 # 403); cancelled, the client left (daphne's close timeout) or the server is
 # stopping, neither of which is the app failing.
-_REASON_WHEN_APP_ENDS_PENDING: dict[_Ending, str] = {
-    _Ending.RETURNED: label_values.DENIED,
-    _Ending.FAILED: label_values.ERROR,
-    _Ending.CANCELLED: label_values.CLIENT_GONE,
+_REASON_WHEN_APP_ENDS_PENDING: dict[Ending, str] = {
+    Ending.RETURNED: label_values.DENIED,
+    Ending.FAILED: label_values.ERROR,
+    Ending.CANCELLED: label_values.CLIENT_GONE,
 }
 
 
@@ -112,8 +100,11 @@ def _utf8_size(text: str) -> int:
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-# Where frames go when the tracker could not give a type's counts: nowhere read.
+# Where frames go while no open socket is counted: nowhere read.
 _UNCOUNTED = FrameCounts()
+# The scope an ended connection keeps: none (it would hold the scope and its
+# CONNECTION_KEY in a reference cycle).
+_NO_SCOPE: Scope = {}
 
 
 def _user_id(scope: Scope) -> str | None:
@@ -126,11 +117,15 @@ def _user_id(scope: Scope) -> str | None:
     return None
 
 
-class _Session:
-    """One socket's tracking state, made per call of the wrapper."""
+class Connection:
+    """One socket's tracking state, made per connection by the outermost wrapper.
 
-    # Slots, and methods rather than closures for the app's receive and send:
-    # this object lives as long as the socket, 10,000s of them per worker.
+    Its ``receive`` method and the object itself (as ``send``) are the
+    callables the app gets. While ``WATCHING`` it counts a refusal through
+    its ``watcher``; once a tracked route ``take``s it, it counts the socket.
+    """
+
+    # Slots, and methods rather than closures: 10,000s live per worker.
     __slots__ = (
         "_receive",
         "_send",
@@ -138,32 +133,46 @@ class _Session:
         "key",
         "scope",
         "socket_type",
+        "stage",
         "started",
-        "state",
         "tracker",
+        "watcher",
     )
 
     def __init__(
         self,
-        tracker: SocketTracker,
-        socket_type: str,
         scope: Scope,
         started: float,
         receive: Receive,
         send: Send,
+        *,
+        watcher: RefusalCounter | None = None,
     ) -> None:
-        self.tracker = tracker
-        self.socket_type = socket_type
         self.scope = scope
         self.started = started
         self._receive = receive
         self._send = send
-        self.state = _State.PENDING
+        # Watched until a route takes it, or (no watcher) already taken.
+        self.stage = Stage.PENDING if watcher is None else Stage.WATCHING
+        self.watcher = watcher
+        self.tracker: SocketTracker | None = None
+        self.socket_type = label_values.UNKNOWN_TYPE
         self.key: Hashable = None
         # The type's counts while the socket is open, added to on every frame
         # and read at every scrape; before and after, counts nobody reads, so
-        # the frame path needs no look at the state.
+        # the frame path needs no look at the stage.
         self.frames = _UNCOUNTED
+
+    def take(self, tracker: SocketTracker, socket_type: str, scope: Scope) -> None:
+        """A tracked route takes the handshake: count it as ``socket_type`` from here."""
+        self.tracker = tracker
+        self.socket_type = socket_type
+        self.scope = scope  # the route's: the user is there
+        self.stage = Stage.PENDING
+
+    def settle(self) -> None:
+        """Another layer counts this handshake: count nothing more here."""
+        self.stage = Stage.DONE
 
     # The frame path is inlined, payload size included: it runs for every
     # frame of every socket, and a function call costs as much as the rest.
@@ -181,11 +190,11 @@ class _Session:
                 frames.received_bytes += len(text)
             else:
                 frames.received_bytes += _utf8_size(text)
-        else:
-            self.on_receive(message)
+        elif self.stage is not Stage.DONE:
+            self._on_receive(message)
         return message
 
-    async def send(self, message: Message) -> None:
+    async def __call__(self, message: Message) -> None:
         """The app's ``send``: counted, then the server's."""
         # get(): the app's message may lack a type; the server, not we, refuses it.
         if message.get("type") == "websocket.send":
@@ -198,47 +207,52 @@ class _Session:
                 frames.sent_bytes += len(text)
             else:
                 frames.sent_bytes += _utf8_size(text)
-        else:
-            self.on_send(message)
+        elif self.stage is not Stage.DONE:
+            self._on_send(message)
         await self._send(message)
 
-    def on_receive(self, message: Message) -> None:
-        if message.get("type") == "websocket.disconnect":
-            if self.state is _State.OPEN:
-                code = message.get("code", 1005)
-                self._close(
-                    code,
-                    label_values.SERVER
-                    if code in label_values.SERVER_ONLY_CODES
-                    else label_values.CLIENT,
-                )
-            elif self.state is _State.PENDING:
-                # The client left before the app decided: never accepted.
-                self._reject(label_values.CLIENT_GONE)
+    def _on_receive(self, message: Message) -> None:
+        if message.get("type") != "websocket.disconnect":
+            return
+        if self.stage is Stage.OPEN:
+            code = message.get("code", 1005)
+            self._close(
+                code,
+                label_values.SERVER
+                if code in label_values.SERVER_ONLY_CODES
+                else label_values.CLIENT,
+            )
+        else:  # the client left before anything decided: never accepted
+            self._refuse(label_values.CLIENT_GONE)
 
-    def on_send(self, message: Message) -> None:
+    def _on_send(self, message: Message) -> None:
         kind = message.get("type")
         if kind == "websocket.accept":
-            if self.state is _State.PENDING:
+            if self.stage is Stage.PENDING:
                 self._open()
+            elif self.stage is Stage.WATCHING:
+                self.stage = Stage.DONE  # accepted by an untracked app: W002's business
         elif kind == "websocket.close":
-            if self.state is _State.OPEN:
+            if self.stage is Stage.OPEN:
                 self._close(message.get("code", 1000), label_values.SERVER)
-            elif self.state is _State.PENDING:
-                self._reject(label_values.refusal_reason(message.get("code")))
-        elif kind == "websocket.http.response.start" and self.state is _State.PENDING:
-            self._reject(label_values.DENIED)
+            else:
+                self._refuse(label_values.refusal_reason(message.get("code")))
+        elif kind == "websocket.http.response.start" and self.stage is not Stage.OPEN:
+            self._refuse(label_values.DENIED)
 
-    def finish(self, ending: _Ending) -> None:
-        if self.state is _State.OPEN:
+    def finish(self, ending: Ending) -> None:
+        """The app's coroutine ended: count what it left uncounted."""
+        if self.stage is Stage.OPEN:
             self._close(_CODE_WHEN_APP_ENDS[ending], label_values.SERVER)
-        elif self.state is _State.PENDING:
-            self._reject(_REASON_WHEN_APP_ENDS_PENDING[ending])
+        elif self.stage is not Stage.DONE:
+            self._refuse(_REASON_WHEN_APP_ENDS_PENDING[ending])
+        self.scope = _NO_SCOPE
 
     # Each step below swallows its own errors: tracking never breaks a socket.
 
     def _open(self) -> None:
-        self.state = _State.OPEN
+        assert self.tracker is not None  # PENDING: taken by a route
+        self.stage = Stage.OPEN
         self._handshake_done()
         try:
             self.frames = self.tracker.frame_counts(self.socket_type)
@@ -247,20 +261,27 @@ class _Session:
         try:
             self.key = self.tracker.opened(self.socket_type, user_id=_user_id(self.scope))
         except Exception:
-            self.state = _State.DONE
+            self.stage = Stage.DONE
             self.frames = _UNCOUNTED
             self._tracking_error("open")
 
     def _close(self, code: object, initiator: str) -> None:
-        self.state = _State.DONE
+        assert self.tracker is not None  # OPEN: taken by a route
+        self.stage = Stage.DONE
         self.frames = _UNCOUNTED
         try:
             self.tracker.closed(self.key, code=code, initiator=initiator)
         except Exception:
             self._tracking_error("close")
 
-    def _reject(self, reason: str) -> None:
-        self.state = _State.DONE
+    def _refuse(self, reason: str) -> None:
+        watching = self.stage is Stage.WATCHING
+        self.stage = Stage.DONE
+        if watching:
+            assert self.watcher is not None
+            self.watcher.count_refusal(self.scope, reason, self.started)
+            return
+        assert self.tracker is not None  # PENDING: taken by a route
         if reason != label_values.CLIENT_GONE:  # nobody answered: no handshake to time
             self._handshake_done()
         try:
@@ -269,18 +290,26 @@ class _Session:
             self._tracking_error("reject")
 
     def _handshake_done(self) -> None:
+        assert self.tracker is not None
         try:
             self.tracker.handshake_done(self.socket_type, time.perf_counter() - self.started)
         except Exception:
             self._tracking_error("open")
 
     def _tracking_error(self, stage: str) -> None:
+        assert self.tracker is not None
         # The traceback names our code only; the scope (path, query) is never logged.
         logger.exception("socket tracking failed at stage %s for type %s", stage, self.socket_type)
         try:
             self.tracker.tracking_error(stage)
         except Exception:
             logger.exception("counting a tracking error failed")
+
+
+def outer_connection(scope: Scope) -> Connection | None:
+    """The connection an enclosing ``track_rejections`` watches, if any."""
+    found = scope.get(CONNECTION_KEY)
+    return found if isinstance(found, Connection) else None
 
 
 class TrackedSocket:
@@ -315,25 +344,38 @@ class TrackedSocket:
     def _path_routing(self) -> bool:
         return routes_paths(self.app)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
-        if scope["type"] != "websocket":
-            return await self.app(scope, receive, send)
-        seen = route_seen.get()
-        started = mark_seen()
-        if seen is not None:  # settled now: an outer watcher may step aside
-            receive, send = seen.passed_through(receive, send)
-        session = _Session(self.tracker, self.socket_type, scope, started, receive, send)
-        ending = _Ending.RETURNED
+    # Not a coroutine function: under track_rejections() the route hands the
+    # app's own coroutine up, and the socket carries no coroutine of this
+    # wrapper (marked, so that servers and asgiref still see an ASGI 3 app).
+    @markcoroutinefunction
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[object]:
+        if scope["type"] == "websocket":
+            outer = outer_connection(scope)
+            if outer is None or outer.stage is not Stage.WATCHING:
+                return self._counted(scope, receive, send, outer)
+            # track_rejections() already watches this socket's messages and
+            # the app's ending: its connection counts the socket from here.
+            outer.take(self.tracker, self.socket_type, scope)
+        return self.app(scope, receive, send)
+
+    async def _counted(
+        self, scope: Scope, receive: Receive, send: Send, outer: Connection | None
+    ) -> object:
+        """Count the socket here: alone, or below another tracked route."""
+        started = time.perf_counter() if outer is None else outer.started  # the outermost's
+        connection = Connection(scope, started, receive, send)
+        connection.take(self.tracker, self.socket_type, scope)
+        ending = Ending.RETURNED
         try:
-            return await self.app(scope, session.receive, session.send)
+            return await self.app(scope, connection.receive, connection)
         except asyncio.CancelledError:
-            ending = _Ending.CANCELLED
+            ending = Ending.CANCELLED
             raise
         except BaseException:
-            ending = _Ending.FAILED
+            ending = Ending.FAILED
             raise
         finally:
-            session.finish(ending)
+            connection.finish(ending)
 
 
 def track(socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None) -> TrackedSocket:
@@ -365,7 +407,13 @@ class UnroutedSocket:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             raise ValueError("UnroutedSocket only handles WebSocket scopes")
-        started = mark_seen()
+        outer = outer_connection(scope)
+        if outer is None:
+            started = time.perf_counter()
+        else:  # counted here, timed from the outermost layer
+            started = outer.started
+            if outer.stage is Stage.WATCHING:
+                outer.settle()
         tracker = self._tracker if self._tracker is not None else default_tracker()
         try:
             tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)
