@@ -3,17 +3,21 @@
 ``python -m benchmarks scale [--workers 2] [--sockets 10000] [--clients 2] [--rounds 3]``
 
 ``benchmarks.scale_project`` (two echo routes, ``track_rejections``, the status
-JSON, the dedicated listener) is served by ``uvicorn --workers`` in
-multiprocess mode, tracked and then untracked (``track()`` as the identity),
-in alternating rounds (ABAB..., the order flipping every round), a fresh
-server each round. Client processes (``benchmarks.scale_client``) open the
-sockets from source addresses spread over 127.0.0.x. Per round:
+JSON, the dedicated listener; the same routes untracked under ``/untracked/``)
+is served by ``uvicorn --workers`` in multiprocess mode. Each round starts two
+fresh servers, one per mode first (the order flipping every round). Client
+processes (``benchmarks.scale_client``) open the sockets from source
+addresses spread over 127.0.0.x. Per server:
 
-- memory per open socket: (PSS of the server's process tree at N sockets -
-  PSS after a warm-up at 0) / N, from ``/proc/<pid>/smaps_rollup``;
+- memory per open socket of its first mode: (PSS of the server's process
+  tree at N sockets - PSS after a warm-up at 0) / N, from
+  ``/proc/<pid>/smaps_rollup`` (a fresh server: the allocator has not been
+  grown by the other mode's sockets);
 - server CPU per handshake: CPU time of every thread of the tree
-  (``/proc/<pid>/task/*/schedstat``) while the N sockets open, / N; the
-  handshakes per second of the same phase;
+  (``/proc/<pid>/task/*/schedstat``) while N sockets open, / N, for its first
+  mode, then, once those are closed, for the other mode on the same server:
+  a pair whose ratio leaves out what differs between two server processes
+  (hash seeds, memory layout); the handshakes per second of each phase;
 - with the sockets held (tracked rounds): ``/metrics`` on the listener and the
   status JSON on the app's port, latency of sequential requests, and the
   exactness checks (open gauge == N == the JSON's total, opened - closed ==
@@ -21,7 +25,7 @@ sockets from source addresses spread over 127.0.0.x. Per round:
 - churn: sessions (open, close) per second for ``CHURN_SECONDS``.
 
 Figures are medians over rounds with their spread (min-max); the CPU ratio
-is the median of per-pair ratios with a bootstrap 95 % interval. Linux only,
+is the median of the same-server pairs' ratios with a bootstrap 95 % interval. Linux only,
 loopback only, bounded in time.
 """
 
@@ -43,6 +47,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from . import Result, bootstrap_interval, median
+from .scale_project import UNTRACKED_PREFIX
 from .server_cpu import cpu_ns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +84,7 @@ class Mode:
     """What the rounds of one mode measured."""
 
     name: str
+    tracked: bool
     bytes_per_socket: list[float] = field(default_factory=list)
     cpu_per_handshake_us: list[float] = field(default_factory=list)
     handshakes_per_second: list[float] = field(default_factory=list)
@@ -232,7 +238,7 @@ class _Clients:
 
 
 @contextlib.contextmanager
-def _server(tracked: bool, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
+def _server(workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
     port, listen_port = _free_port(), _free_port()
     with tempfile.TemporaryDirectory(prefix="vidai-scale-") as workdir:
         directory = Path(workdir) / "multiproc"
@@ -241,7 +247,7 @@ def _server(tracked: bool, workers: int) -> Iterator[tuple[subprocess.Popen[byte
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "benchmarks.scale_settings",
             "PROMETHEUS_MULTIPROC_DIR": str(directory),
-            "VIDAI_SCALE_TRACKED": "1" if tracked else "0",
+            "EXP": os.environ.get("EXP", ""),
             "VIDAI_SCALE_LISTEN": f"127.0.0.1:{listen_port}",
         }
         command = [
@@ -266,39 +272,61 @@ def _server(tracked: bool, workers: int) -> Iterator[tuple[subprocess.Popen[byte
             log.close()
 
 
-def _round(mode: Mode, tracked: bool, params: Parameters) -> None:
-    with _server(tracked, params.workers) as (process, port, listen_port):
+def _open_phase(process: subprocess.Popen[bytes], clients: _Clients, sockets: int) -> float:
+    """Open the clients' sockets; return the server tree's CPU per handshake (us)."""
+    cpu_before = _tree_cpu_ns(process.pid)
+    clients.command("open")
+    return (_tree_cpu_ns(process.pid) - cpu_before) / sockets / 1e3
+
+
+def _round(first: Mode, second: Mode, pairs: list[tuple[float, float]], params: Parameters) -> None:
+    """One fresh server: ``first`` measured whole, then ``second``'s handshakes on it.
+
+    ``pairs`` gets (tracked, untracked) CPU per handshake of the same server.
+    """
+    with _server(params.workers) as (process, port, listen_port):
         ws_base = f"ws://127.0.0.1:{port}"
-        warm = _Clients(ws_base, min(params.sockets, 200 * params.workers), params.clients)
-        try:
-            warm.command("open")
-            warm.command("close")
-        finally:
-            warm.stop()
+
+        def base(mode: Mode) -> str:
+            return ws_base if mode.tracked else ws_base + UNTRACKED_PREFIX
+
+        for mode in (first, second):
+            warm = _Clients(base(mode), min(params.sockets, 200 * params.workers), params.clients)
+            try:
+                warm.command("open")
+                warm.command("close")
+            finally:
+                warm.stop()
         time.sleep(1.0)
-        clients = _Clients(ws_base, params.sockets, params.clients)
+        clients = _Clients(base(first), params.sockets, params.clients)
         try:
             pss_empty = _pss_bytes(process.pid)
-            cpu_before = _tree_cpu_ns(process.pid)
-            opened = max(float(s) for s in clients.command("open"))
-            cpu = _tree_cpu_ns(process.pid) - cpu_before
+            started = time.perf_counter()
+            first_cpu = _open_phase(process, clients, params.sockets)
+            first.handshakes_per_second.append(params.sockets / (time.perf_counter() - started))
+            first.cpu_per_handshake_us.append(first_cpu)
             time.sleep(1.0)  # let the servers settle their buffers
-            pss_full = _pss_bytes(process.pid)
-            mode.bytes_per_socket.append((pss_full - pss_empty) / params.sockets)
-            mode.cpu_per_handshake_us.append(cpu / params.sockets / 1e3)
-            mode.handshakes_per_second.append(params.sockets / opened)
-            if tracked:
-                _check_held(mode, port, listen_port, params.sockets)
-                mode.metrics_ms.extend(_timed_gets(listen_port, "/metrics", LATENCY_REQUESTS))
-                mode.status_ms.extend(_timed_gets(port, STATUS_PATH, LATENCY_REQUESTS))
+            first.bytes_per_socket.append((_pss_bytes(process.pid) - pss_empty) / params.sockets)
+            if first.tracked:
+                _check_held(first, port, listen_port, params.sockets)
+                first.metrics_ms.extend(_timed_gets(listen_port, "/metrics", LATENCY_REQUESTS))
+                first.status_ms.extend(_timed_gets(port, STATUS_PATH, LATENCY_REQUESTS))
             closed = max(float(s) for s in clients.command("close"))
-            mode.closes_per_second.append(params.sockets / closed)
-            if tracked:
-                _check_closed(mode, listen_port)
+            first.closes_per_second.append(params.sockets / closed)
+            if first.tracked:
+                _check_closed(first, listen_port)
             churned = sum(int(s) for s in clients.command(f"churn {CHURN_SECONDS}"))
-            mode.churn_per_second.append(churned / CHURN_SECONDS)
+            first.churn_per_second.append(churned / CHURN_SECONDS)
         finally:
             clients.stop()
+        time.sleep(1.0)
+        clients = _Clients(base(second), params.sockets, params.clients)
+        try:
+            second_cpu = _open_phase(process, clients, params.sockets)
+            clients.command("close")
+        finally:
+            clients.stop()
+        pairs.append((first_cpu, second_cpu) if first.tracked else (second_cpu, first_cpu))
 
 
 def _check_held(mode: Mode, port: int, listen_port: int, sockets: int) -> None:
@@ -361,19 +389,17 @@ def run(params: Parameters | None = None) -> list[Result]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
     if hard < params.sockets // max(1, params.clients) + 1024:
         raise RuntimeError(f"RLIMIT_NOFILE's hard limit {hard} is too low for the sockets")
-    tracked, untracked = Mode("tracked"), Mode("untracked")
+    tracked, untracked = Mode("tracked", tracked=True), Mode("untracked", tracked=False)
+    pairs: list[tuple[float, float]] = []
     for n in range(params.rounds):
-        order = ((tracked, True), (untracked, False))
-        for mode, is_tracked in order if n % 2 == 0 else reversed(order):
-            _round(mode, is_tracked, params)
+        order = (tracked, untracked) if n % 2 == 0 else (untracked, tracked)
+        _round(order[0], order[1], pairs, params)
+        _round(order[1], order[0], pairs, params)
     scale = f"{params.sockets} sockets, {params.workers} workers, {params.rounds} rounds"
     added = [
         t - u for t, u in zip(tracked.bytes_per_socket, untracked.bytes_per_socket, strict=True)
     ]
-    ratios = [
-        t / u
-        for t, u in zip(tracked.cpu_per_handshake_us, untracked.cpu_per_handshake_us, strict=True)
-    ]
+    ratios = [t / u for t, u in pairs]
     low, high = bootstrap_interval(ratios)
     exact = not tracked.problems
     return [
@@ -388,9 +414,10 @@ def run(params: Parameters | None = None) -> list[Result]:
         ),
         Result(
             benchmark=f"11b. scale: server CPU per handshake, tracked/untracked ({scale})",
-            measured=f"tracked {_spread(tracked.cpu_per_handshake_us)} us; 95% CI of the ratio "
-            f"{low:.3f}-{high:.3f}; {_spread(tracked.handshakes_per_second)} handshakes/s",
-            baseline=f"untracked {_spread(untracked.cpu_per_handshake_us)} us; "
+            measured=f"tracked {_spread([t for t, _ in pairs])} us; 95% CI of the ratio "
+            f"{low:.3f}-{high:.3f} over {len(pairs)} same-server pairs; "
+            f"{_spread(tracked.handshakes_per_second)} handshakes/s",
+            baseline=f"untracked {_spread([u for _, u in pairs])} us; "
             f"{_spread(untracked.handshakes_per_second)} handshakes/s",
             figure=median(ratios),
             unit="x",

@@ -1,10 +1,12 @@
-"""The scale benchmark's minimal foreign Channels project, served tracked or untracked.
+"""The scale benchmark's minimal foreign Channels project, tracked and untracked.
 
 Two echo routes, ``track()``ed, ``track_rejections()`` around them, the status
-JSON at the ASGI boundary and the dedicated ``/metrics`` listener. With
-``VIDAI_SCALE_TRACKED=0`` the same project is served with ``track()`` and
-``track_rejections()`` as the identity: the exporter installed, nothing counted.
-Serve it as ``uvicorn benchmarks.scale_project:application --workers N`` with
+JSON at the ASGI boundary and the dedicated ``/metrics`` listener. The same
+routes are also served under ``/untracked/`` without ``track()`` and
+``track_rejections()``: the exporter installed, nothing counted. The
+untracked stack comes first in the router, so that a tracked handshake pays
+the one more pattern match. Serve it as ``uvicorn
+benchmarks.scale_project:application --workers N`` with
 ``PROMETHEUS_MULTIPROC_DIR`` set. No database.
 """
 
@@ -26,7 +28,7 @@ from django.urls import path  # noqa: E402
 from metrics import StatusFastPath, track, track_rejections, with_metrics_listener  # noqa: E402
 
 STATUS_PATH = "/socket-status/"
-TRACKED = os.environ.get("VIDAI_SCALE_TRACKED", "1") == "1"
+UNTRACKED_PREFIX = "/untracked"
 
 
 class Echo(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -36,17 +38,20 @@ class Echo(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
 
-def _route(socket_type: str) -> Any:
-    return track(socket_type, Echo.as_asgi()) if TRACKED else Echo.as_asgi()
-
-
-websocket_routes = [path("ws/echo/", _route("echo")), path("ws/chat/", _route("chat"))]
-_sockets = URLRouter(websocket_routes)
+tracked_routes = [
+    path("ws/echo/", track("echo", Echo.as_asgi())),
+    path("ws/chat/", track("chat", Echo.as_asgi())),
+]
+untracked_routes = [path("ws/echo/", Echo.as_asgi()), path("ws/chat/", Echo.as_asgi())]
+websocket_routes: list[Any] = [
+    path(UNTRACKED_PREFIX.lstrip("/") + "/", URLRouter(untracked_routes)),
+    path("", track_rejections(URLRouter(tracked_routes))),
+]
 application = with_metrics_listener(
     ProtocolTypeRouter(
         {
             "http": StatusFastPath(django_asgi_app, path=STATUS_PATH),  # type: ignore[arg-type]
-            "websocket": track_rejections(_sockets) if TRACKED else _sockets,
+            "websocket": URLRouter(websocket_routes),
         }
     )
 )

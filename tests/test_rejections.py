@@ -1,6 +1,7 @@
 """track_rejections(): handshakes refused before the routes, counted once, with the route's type."""
 
 import asyncio
+import gc
 
 import pytest
 from channels.routing import URLRouter
@@ -9,12 +10,14 @@ from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path, re_path
 
 from metrics import REFUSAL_CODES, track, track_rejections, unrouted
+from metrics.tracking import CONNECTION_KEY, Connection
 
 from .consumers import Deny, Echo
 from .test_tracking import assert_balanced, value
 
 REJECTED = "vidai_websocket_connections_rejected_total"
 OPENED = "vidai_websocket_connections_opened_total"
+CLOSED = "vidai_websocket_connections_closed_total"
 GOOD_ORIGIN = "https://clinic.test"
 
 
@@ -265,8 +268,13 @@ async def test_a_handshake_refused_before_the_routes_is_timed(registry, tracker)
     assert value(registry, HANDSHAKES, type="call") == 1
 
 
-async def test_a_tracked_route_calls_the_servers_receive_and_send_once_settled(tracker) -> None:
-    """No watcher that only passes messages on stays between an open socket and its server."""
+async def test_a_tracked_route_under_it_shares_its_one_connection(tracker) -> None:
+    """Both wrappers keep one object per socket, the server's callables beneath it.
+
+    The route's app gets the outer wrapper's ``receive`` and ``send`` (the
+    connection itself), the tracked route adds no coroutine of its own, and
+    the scope is as the server made it once the socket has ended.
+    """
     seen_by_route = {}
 
     async def route_app(scope, receive, send) -> None:
@@ -280,13 +288,56 @@ async def test_a_tracked_route_calls_the_servers_receive_and_send_once_settled(t
     async def server_send(message) -> None:
         pass
 
-    app = track_rejections(
-        URLRouter([path("ws/chat/", track("call", route_app, tracker=tracker))]), tracker=tracker
-    )
+    route = track("call", route_app, tracker=tracker)
+    app = track_rejections(URLRouter([path("ws/chat/", route)]), tracker=tracker)
     scope = {"type": "websocket", "path": "/ws/chat/", "headers": []}
     await app(scope, server_receive, server_send)
-    session = seen_by_route["receive"].__self__
-    assert session._receive is server_receive
-    assert session._send is server_send
+    connection = seen_by_route["send"]
+    assert isinstance(connection, Connection)
+    assert seen_by_route["receive"].__self__ is connection
+    assert connection._receive is server_receive
+    assert connection._send is server_send
+    assert CONNECTION_KEY not in scope
     assert value(tracker.registry, OPENED, type="call") == 1
+    assert value(tracker.registry, CLOSED, type="call", reason="normal", initiator="client") == 1
     assert all_rejected(tracker.registry) == 0
+
+    # Under a watching connection the route hands up the app's own coroutine.
+    watched = dict(
+        scope, **{CONNECTION_KEY: Connection(scope, 0.0, server_receive, server_send, watcher=app)}
+    )
+    awaitable = route(watched, server_receive, server_send)
+    assert awaitable.cr_code is route_app.__code__
+    awaitable.close()
+
+
+async def _one_session_and_one_refusal(tracker) -> None:
+    communicator = await connect(stack(tracker), "/ws/chat/r1/")
+    await communicator.send_to(text_data="hi")
+    await communicator.receive_from()
+    await communicator.disconnect()
+    await communicator.wait()
+    refused = await connect(stack(tracker), "/ws/admin/")
+    await refused.wait()
+
+
+async def test_an_ended_connection_leaves_no_reference_cycle(registry, tracker) -> None:
+    """Freed when the socket ends, not at the next full garbage collection.
+
+    The connection sits in the server's scope while the socket lives, and the
+    scope in it: the wrappers undo both at the end.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        await _one_session_and_one_refusal(tracker)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = [found for found in gc.garbage if isinstance(found, Connection)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
+    assert_balanced(registry, "call", 0)
+    assert rejected(registry, type="stt_admin", reason="denied") == 1  # close() before accept

@@ -334,3 +334,16 @@ async def test_frames_before_accept_or_after_close_are_not_counted(registry, tra
     for direction in ("received", "sent"):
         for name in ("vidai_websocket_messages_total", "vidai_websocket_message_bytes_total"):
             assert value(registry, name, type="call", direction=direction) == 0
+
+
+def test_servers_and_asgiref_see_an_asgi3_app(tracker) -> None:
+    """track()'s ``__call__`` is a plain function (it may hand up the app's coroutine)."""
+    import uvicorn
+    from asgiref.compatibility import guarantee_single_callable
+
+    app = track("call", Echo.as_asgi(), tracker=tracker)
+    assert asyncio.iscoroutinefunction(app.__call__)
+    assert guarantee_single_callable(app) is app
+    config = uvicorn.Config(app, lifespan="off")
+    config.load()
+    assert config.interface == "asgi3"
