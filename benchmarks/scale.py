@@ -86,7 +86,6 @@ class Mode:
     name: str
     tracked: bool
     bytes_per_socket: list[float] = field(default_factory=list)
-    cpu_per_handshake_us: list[float] = field(default_factory=list)
     handshakes_per_second: list[float] = field(default_factory=list)
     closes_per_second: list[float] = field(default_factory=list)
     churn_per_second: list[float] = field(default_factory=list)
@@ -304,7 +303,6 @@ def _round(first: Mode, second: Mode, pairs: list[tuple[float, float]], params: 
             started = time.perf_counter()
             first_cpu = _open_phase(process, clients, params.sockets)
             first.handshakes_per_second.append(params.sockets / (time.perf_counter() - started))
-            first.cpu_per_handshake_us.append(first_cpu)
             time.sleep(1.0)  # let the servers settle their buffers
             first.bytes_per_socket.append((_pss_bytes(process.pid) - pss_empty) / params.sockets)
             if first.tracked:
