@@ -246,7 +246,6 @@ def _server(workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "benchmarks.scale_settings",
             "PROMETHEUS_MULTIPROC_DIR": str(directory),
-            "EXP": os.environ.get("EXP", ""),
             "VIDAI_SCALE_LISTEN": f"127.0.0.1:{listen_port}",
         }
         command = [
