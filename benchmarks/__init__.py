@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 if TYPE_CHECKING:
-    from metrics.tracker import SocketTracker
+    from metrics.core.tracker import SocketTracker
 
 __all__ = [
     "SOCKET_TYPES",
@@ -59,7 +59,7 @@ class Result:
 
 def fresh_tracker(types: tuple[str, ...] = SOCKET_TYPES) -> SocketTracker:
     """Return a tracker on a new, private registry."""
-    from metrics.tracker import SocketTracker  # needs configured Django settings
+    from metrics.core.tracker import SocketTracker  # needs configured Django settings
 
     return SocketTracker(CollectorRegistry(), types=types)
 

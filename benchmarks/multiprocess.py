@@ -24,7 +24,7 @@ from prometheus_client.values import MultiProcessValue
 from . import SOCKET_TYPES, Result, fresh_tracker, time_per_call
 
 if TYPE_CHECKING:
-    from metrics.tracker import SocketTracker
+    from metrics.core.tracker import SocketTracker
 
 PAIR_TARGET_US = 16.0
 RENDER_TARGET_MS = 50.0

@@ -25,8 +25,8 @@ from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from metrics.asgi_types import ASGIApp, Message, Receive, Scope, Send
-from metrics.tracking import track
+from metrics.asgi.tracking import track
+from metrics.asgi.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import Result, fresh_tracker, median
 from .session import ICE_CANDIDATE, batch, events_for, raw_echo, run_session

@@ -42,7 +42,7 @@ _RECORDS: tuple[tuple[str, str, str, tuple[object, ...]], ...] = (
 
 def _previous_filter(record: logging.LogRecord) -> bool:
     """The filter before caching: routes and prefixes looked up for every string."""
-    from metrics.redaction import importable_routes, redact, socket_prefixes
+    from metrics.contrib.redaction import importable_routes, redact, socket_prefixes
 
     message = record.msg if isinstance(record.msg, str) else ""
     websocket = "websocket" in message.lower()
@@ -73,7 +73,7 @@ def _per_record(
 
 def run() -> list[Result]:
     """Measure the filter's cost per record for records with and without paths."""
-    from metrics.redaction import RedactSocketPaths
+    from metrics.contrib.redaction import RedactSocketPaths
 
     current = RedactSocketPaths().filter
     results: list[Result] = []

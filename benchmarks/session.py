@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from metrics.asgi_types import ASGIApp, Message, Receive, Scope, Send
-from metrics.rejections import track_rejections
-from metrics.tracking import track
+from metrics.asgi.rejections import track_rejections
+from metrics.asgi.tracking import track
+from metrics.asgi.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import Result, fresh_tracker, median
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .asgi.tracking import TrackedSocket, UnroutedSocket, track, unrouted
+from .core.tracker import SocketTracker, default_tracker
 from .label_values import CLOSE_REASONS, REFUSAL_CODES, REJECT_REASONS, close_reason, refusal_reason
-from .tracker import SocketTracker, default_tracker
-from .tracking import TrackedSocket, UnroutedSocket, track, unrouted
 
 if TYPE_CHECKING:
-    from .fastpath import StatusFastPath
-    from .listener import start_metrics_listener, with_metrics_listener
-    from .rejections import RejectionTracker, track_rejections
-    from .services import SocketStatusService
+    from .asgi.rejections import RejectionTracker, track_rejections
+    from .http.fastpath import StatusFastPath
+    from .http.listener import start_metrics_listener, with_metrics_listener
+    from .http.services import SocketStatusService
 
 __all__ = [
     "CLOSE_REASONS",
@@ -45,12 +45,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "RejectionTracker": "rejections",
-    "SocketStatusService": "services",
-    "StatusFastPath": "fastpath",
-    "start_metrics_listener": "listener",
-    "with_metrics_listener": "listener",
-    "track_rejections": "rejections",
+    "RejectionTracker": "asgi.rejections",
+    "SocketStatusService": "http.services",
+    "StatusFastPath": "http.fastpath",
+    "start_metrics_listener": "http.listener",
+    "with_metrics_listener": "http.listener",
+    "track_rejections": "asgi.rejections",
 }
 
 

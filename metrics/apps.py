@@ -11,7 +11,7 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
         from .conf import get_settings
-        from .redaction import install
+        from .contrib.redaction import install
 
         # An invalid setting is logged and check E003, never an error here.
         install(get_settings().redact_loggers)
@@ -23,12 +23,19 @@ def _join_or_warn() -> None:
 
     One process: say so if this is one of several workers, counting apart.
     """
-    from .multiprocess.directory import files_enabled, join_run, multiprocess_dir
+    from .conf import multiprocess_dir
 
     directory = multiprocess_dir()
-    if directory and files_enabled():
-        join_run(directory)
+    if directory:
+        from .core.tracker import use_tracker_factory
+        from .multiprocess import start_worker
+        from .multiprocess.directory import files_enabled, join_run
+
+        # Chosen once per process: the default tracker is this worker's.
+        use_tracker_factory(start_worker)
+        if files_enabled():
+            join_run(directory)
     elif not directory:
-        from .servers import warn_unmerged_workers
+        from .core.servers import warn_unmerged_workers
 
         warn_unmerged_workers()

@@ -21,10 +21,9 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .access import allowed_networks
-from .conf import IPNetwork, get_settings, settings_problems
-from .multiprocess import multiprocess_dir
-from .routing import project_routes, tracked_endpoints, untracked_routes
+from .asgi.routes import project_routes, tracked_endpoints, untracked_routes
+from .conf import IPNetwork, get_settings, multiprocess_dir, settings_problems
+from .http.access import allowed_networks
 
 # The lifetime bound (seconds) the bundled churn rule reads
 # (metrics.ops_assets.Config.churn_lifetime's default).

@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import logging
 import math
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,6 @@ from typing import Any, TypeVar, cast
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-
-from .ratelimit import parse_rate
 
 logger = logging.getLogger(__name__)
 
@@ -314,3 +313,25 @@ def get_settings() -> ExporterSettings:
     if problems:
         logger.error("%s; using safe defaults for these keys", "; ".join(problems))
     return parsed
+
+
+def parse_rate(text: str) -> tuple[int, float] | None:
+    """Parse ``"120/60"`` (requests per seconds); ``""`` or ``"0"`` means no limit."""
+    if text.strip() in ("", "0"):
+        return None
+    requests, _, seconds = text.partition("/")
+    parsed = int(requests), float(seconds or 1)
+    if parsed[0] < 1 or not math.isfinite(parsed[1]) or parsed[1] <= 0:
+        raise ValueError(f"bad rate limit {text!r}: expected REQUESTS/SECONDS, e.g. 120/60")
+    return parsed
+
+
+def multiprocess_dir() -> str | None:
+    """Return prometheus_client's multiprocess directory, if the environment sets one.
+
+    Whether this process is one worker of several: read from the environment
+    the server started with, as prometheus_client reads it.
+    """
+    # prometheus_client still honours the old lower-case name too.
+    legacy = "prometheus_multiproc_dir"
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(legacy)

@@ -1,4 +1,4 @@
-"""gunicorn server hooks for multiprocess mode: ``metrics.multiprocess.gunicorn``, re-exported.
+"""gunicorn server hooks for multiprocess mode: ``metrics.contrib.gunicorn``, re-exported.
 
 The name gunicorn config files import (see this project's ``gunicorn.conf.py``)::
 
@@ -7,7 +7,7 @@ The name gunicorn config files import (see this project's ``gunicorn.conf.py``):
     )
 """
 
-from .multiprocess.gunicorn import (
+from .contrib.gunicorn import (
     child_exit,
     on_exit,
     on_starting,

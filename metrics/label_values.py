@@ -90,7 +90,7 @@ DIRECTIONS: Final = (RECEIVED, SENT)
 
 UNKNOWN_TYPE: Final = "unknown"
 
-# The ASGI servers vidai_websocket_server_info names (metrics.servers).
+# The ASGI servers vidai_websocket_server_info names (metrics.core.servers).
 UNKNOWN_SERVER: Final = "unknown"
 SERVER_NAMES: Final = ("granian", "hypercorn", "daphne", "uvicorn", UNKNOWN_SERVER)
 

@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from .views import metrics_view
+from .http.views import metrics_view
 
 urlpatterns = [path("metrics", metrics_view, name="vidai-metrics")]

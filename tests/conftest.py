@@ -13,8 +13,8 @@ from django.db import connections
 from prometheus_client import CollectorRegistry
 
 from consultation.routing import websocket_urlpatterns
-from metrics.routing import tracked_endpoints
-from metrics.tracker import SocketTracker
+from metrics.asgi.routes import tracked_endpoints
+from metrics.core.tracker import SocketTracker
 
 from .accounts import Accounts, create_accounts, seed
 from .servers import SERVERS, LiveServer, migrate, run_server

@@ -3,7 +3,7 @@ import ipaddress
 import pytest
 from django.test import RequestFactory
 
-from metrics.clients import client_address
+from metrics.http.clients import client_address
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from metrics import contract
-from metrics.tracker import SocketTracker
+from metrics.core.tracker import SocketTracker
 
 PACKAGE = Path(contract.__file__).parent
 

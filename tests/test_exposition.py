@@ -8,9 +8,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from metrics.buckets import BucketCounts
-from metrics.live import LiveSockets
-from metrics.tracker import SocketTracker
+from metrics.core.buckets import BucketCounts
+from metrics.core.live import LiveSockets
+from metrics.core.tracker import SocketTracker
 
 from .conftest import VIDAI_TYPES, require_tool
 from .servers import run_server
@@ -22,7 +22,7 @@ NOW = 1_800_000_000.0
 def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     """A registry with a known history, its clocks pinned to NOW."""
     monkeypatch.setattr("time.time", lambda: NOW)
-    monkeypatch.setattr("metrics.servers.server_name", lambda: "uvicorn")
+    monkeypatch.setattr("metrics.core.servers.server_name", lambda: "uvicorn")
     clock_ns = [int(NOW * 1e9)]
     live = LiveSockets(clock_ns=lambda: clock_ns[0], monotonic_ns=lambda: clock_ns[0])
     registry = CollectorRegistry()

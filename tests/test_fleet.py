@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 
-from metrics.fleet import PrometheusFleet, default_fleet, fleet_query, parse_reading
+from metrics.http.fleet import PrometheusFleet, default_fleet, fleet_query, parse_reading
 
 STATUS_URL = "/consultation/socket-status/"
 

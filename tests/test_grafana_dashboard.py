@@ -22,7 +22,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus
 
-from metrics import instruments
+from metrics.core import instruments
 from metrics.ops_assets import DASHBOARD_PATH, DASHBOARD_UID, Config
 from metrics.ops_assets.dashboard import panel_queries, render
 

@@ -18,8 +18,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from websockets.asyncio.client import connect
 
-from metrics.listener import process_registry
-from metrics.tracker import SocketTracker
+from metrics.core.tracker import SocketTracker
+from metrics.http.listener import process_registry
 
 from .consumers import BUSY_FRAME_SECONDS
 from .servers import (

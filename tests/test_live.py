@@ -1,4 +1,4 @@
-from metrics.live import LiveSockets
+from metrics.core.live import LiveSockets
 
 NS = 1_000_000_000
 

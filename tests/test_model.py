@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 from prometheus_client import CollectorRegistry
 
 from metrics import label_values, track
-from metrics.tracker import SocketTracker
+from metrics.core.tracker import SocketTracker
 
 from .conftest import VIDAI_TYPES
 

@@ -29,10 +29,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.values import MultiProcessValue
 from websockets.asyncio.client import connect
 
-from metrics.frames import FrameTable
-from metrics.handshakes import HandshakeTable
-from metrics.instruments import HANDSHAKE
-from metrics.live import LiveSockets
+from metrics.core.frames import FrameTable
+from metrics.core.handshakes import HandshakeTable
+from metrics.core.instruments import HANDSHAKE
+from metrics.core.live import LiveSockets
+from metrics.core.tracker import SocketTracker
+from metrics.http.summary import summarize
 from metrics.multiprocess import (
     MultiProcessSocketCollector,
     WorkerGauges,
@@ -43,8 +45,6 @@ from metrics.multiprocess import (
     worker_tracker,
 )
 from metrics.multiprocess.processes import alive, start_ticks
-from metrics.status import summarize
-from metrics.tracker import SocketTracker
 
 from .accounts import CONSULTATION_A, Accounts, seed
 from .conftest import VIDAI_TYPES
@@ -239,7 +239,7 @@ def test_totals_and_the_json_summary_add_up_over_workers(
 def test_the_json_summary_merges_the_files_at_most_once_per_refresh_interval(
     directory, clock, monkeypatch, processes
 ) -> None:
-    from metrics.status import _MergedSummary
+    from metrics.http.status import _MergedSummary
 
     worker = make_worker(processes.spawn(), clock, monkeypatch)
     merges = []

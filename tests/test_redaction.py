@@ -3,7 +3,7 @@ import logging
 import pytest
 
 from consultation.routing import websocket_urlpatterns
-from metrics.redaction import RedactSocketPaths, redact
+from metrics.contrib.redaction import RedactSocketPaths, redact
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_djangos_not_found_record_loses_the_room_id() -> None:
 def test_prefixes_follow_a_settings_change() -> None:
     from django.test import override_settings
 
-    from metrics.redaction import routes_and_prefixes
+    from metrics.contrib.redaction import routes_and_prefixes
 
     assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/")
     with override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.test_redaction.NO_ROUTES"}):

@@ -10,7 +10,7 @@ from channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from django.urls import path, re_path
 
 from metrics import REFUSAL_CODES, track, track_rejections, unrouted
-from metrics.tracking import CONNECTION_KEY, Connection
+from metrics.asgi.tracking import CONNECTION_KEY, Connection
 
 from .consumers import Deny, Echo
 from .test_tracking import assert_balanced, value

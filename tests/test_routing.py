@@ -7,16 +7,16 @@ from django.urls import path, re_path
 from prometheus_client import CollectorRegistry
 
 from metrics import track, track_rejections, unrouted
-from metrics.conf import get_settings
-from metrics.routing import (
+from metrics.asgi.routes import (
     find_routes,
     path_template,
     project_routes,
     tracked_endpoints,
     untracked_routes,
 )
-from metrics.status import ws_endpoints
-from metrics.tracker import SocketTracker
+from metrics.conf import get_settings
+from metrics.core.tracker import SocketTracker
+from metrics.http.status import ws_endpoints
 
 
 class WithQuery(WebsocketConsumer):

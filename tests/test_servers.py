@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics import label_values
+from metrics.core.servers import SERVERS, ServerInfoCollector, _configured_workers, server_name
 from metrics.multiprocess.processes import alive, start_ticks
-from metrics.servers import SERVERS, ServerInfoCollector, _configured_workers, server_name
 
 
 def test_every_known_server_is_a_label_value_of_the_contract() -> None:
@@ -20,7 +20,7 @@ def test_every_known_server_is_a_label_value_of_the_contract() -> None:
 @pytest.mark.parametrize("server", sorted(SERVERS))
 def test_a_process_serving_under_a_server_names_it(server: str) -> None:
     # A fresh interpreter that has loaded the server's module, as its workers have.
-    code = f"import {SERVERS[server][0]}, metrics.servers as s; print(s.server_name())"
+    code = f"import {SERVERS[server][0]}, metrics.core.servers as s; print(s.server_name())"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
@@ -29,7 +29,7 @@ def test_a_process_serving_under_a_server_names_it(server: str) -> None:
 
 def test_daphne_in_installed_apps_does_not_make_a_uvicorn_process_daphne() -> None:
     # Channels asks for "daphne" in INSTALLED_APPS; its app config imports daphne.server.
-    code = "import daphne.server, uvicorn.config, metrics.servers as s; print(s.server_name())"
+    code = "import daphne.server, uvicorn.config, metrics.core.servers as s; print(s.server_name())"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from consultation.services import SocketStatusService
-from metrics.tracker import SocketTracker
+from metrics.core.tracker import SocketTracker
 
 from .conftest import VIDAI_TYPES
 

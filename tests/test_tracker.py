@@ -6,9 +6,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from metrics import label_values
-from metrics.instruments import HANDSHAKE, HANDSHAKE_BUCKETS
+from metrics.core.instruments import HANDSHAKE, HANDSHAKE_BUCKETS
+from metrics.core.tracker import SocketTracker, declare_type
 from metrics.multiprocess import merged_registry
-from metrics.tracker import SocketTracker, declare_type
 
 from .conftest import VIDAI_TYPES
 

@@ -10,7 +10,7 @@ from django.urls import path
 from prometheus_client import CollectorRegistry
 
 from metrics import REFUSAL_CODES, REJECT_REASONS, track, unrouted
-from metrics.tracker import SocketTracker
+from metrics.core.tracker import SocketTracker
 
 from .consumers import Deny, Echo, RaiseAfterAccept, RaiseBeforeAccept
 

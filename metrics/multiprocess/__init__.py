@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
-from ..capacity import ConnectionLimitCollector
-from ..frames import FrameTable
-from ..handshakes import HandshakeTable
+from ..core.capacity import ConnectionLimitCollector
+from ..core.frames import FrameTable
+from ..core.handshakes import HandshakeTable
+from ..core.live import LiveSockets
 from ..label_values import SERVER
-from ..live import LiveSockets
 from .collector import MultiProcessSocketCollector
 from .directory import (
     archive_dead_worker,
@@ -43,7 +43,7 @@ from .directory import (
 from .worker_files import WorkerGauges
 
 if TYPE_CHECKING:
-    from ..tracker import SocketTracker
+    from ..core.tracker import SocketTracker
 
 __all__ = [
     "MultiProcessSocketCollector",
@@ -83,7 +83,7 @@ def worker_tracker(
 ) -> SocketTracker:
     """A tracker that also publishes its open sockets into this worker's files."""
     from ..conf import get_settings
-    from ..tracker import SocketTracker
+    from ..core.tracker import SocketTracker
 
     live = live if live is not None else LiveSockets()
     frames = FrameTable()

@@ -18,8 +18,8 @@ from ..contract import (
     HANDSHAKE_SECONDS,
     HELP,
 )
-from ..handshakes import handshake_family
-from ..instruments import HANDSHAKE_BUCKETS, bucket_label
+from ..core.handshakes import handshake_family
+from ..core.instruments import HANDSHAKE_BUCKETS, bucket_label
 from .directory import directory_lock, fold_dead_workers, metric_files
 
 __all__ = ["MultiProcessSocketCollector"]

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from prometheus_client import multiprocess, values
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
+from ..conf import multiprocess_dir
 from ..contract import CLOSED, HELP, OPENED
 from ..label_values import SERVER, WORKER_LOST
 from .processes import alive, start_ticks
@@ -71,13 +72,6 @@ _FOLDED = ".folded"
 _WRITER_PREFIXES = (*(f"{typ}_" for typ in ARCHIVED_TYPES), "gauge_live")
 # A writer's file: "<type>_<pid>.db" (archives end in "_archive.db").
 _WRITER_FILE = re.compile(r".+_(\d+)\.db")
-
-
-def multiprocess_dir() -> str | None:
-    """Return prometheus_client's multiprocess directory, if one is configured."""
-    # prometheus_client still honours the old lower-case name too.
-    legacy = "prometheus_multiproc_dir"
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(legacy)
 
 
 def files_enabled() -> bool:

@@ -2,7 +2,7 @@
 
 With several workers, a scrape served by one of them must see every worker's
 open sockets, so each worker publishes what it holds into its own files and
-the scrape merges them (``metrics.collector.MultiProcessSocketCollector``):
+the scrape merges them (``metrics.core.live_collector.MultiProcessSocketCollector``):
 
 - ``vidai_websocket_connections`` (livesum) and
   ``vidai_websocket_oldest_connection_start_time_seconds`` (livemin), the
@@ -59,12 +59,12 @@ from ..contract import (
     SERVER_INFO,
     WORKER_REFRESH,
 )
-from ..frames import FrameTable
-from ..handshakes import HandshakeTable
-from ..instruments import bucket_label
+from ..core.frames import FrameTable
+from ..core.handshakes import HandshakeTable
+from ..core.instruments import bucket_label
+from ..core.live import LiveSocket, LiveSockets
+from ..core.servers import server_name
 from ..label_values import CLOSE_LABELS, RECEIVED, SENT
-from ..live import LiveSocket, LiveSockets
-from ..servers import server_name
 from .directory import files_enabled, fold_dead_workers, multiprocess_dir
 
 logger = logging.getLogger(__name__)

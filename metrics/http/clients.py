@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from django.http import HttpRequest
 
-from .conf import IPNetwork
+from ..conf import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

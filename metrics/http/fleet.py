@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .conf import cached_per_settings, get_settings
-from .instruments import CONNECTIONS, OLDEST_START
-from .status import SocketSummary
+from ..conf import cached_per_settings, get_settings
+from ..core.instruments import CONNECTIONS, OLDEST_START
+from .summary import SocketSummary
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 The tracking wrappers time each handshake and add it to its type's
 ``BucketCounts``: one integer and one float, no lock, on the event loop's
-thread (as ``metrics.frames`` counts frames). ``HandshakeCollector`` turns
+thread (as ``metrics.core.frames`` counts frames). ``HandshakeCollector`` turns
 them into ``vidai_websocket_handshake_duration_seconds`` when ``/metrics`` is
 scraped. In multiprocess mode the worker's refresh thread copies what they
 gained into its files (``metrics.multiprocess.worker_files``), so the merged
@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from prometheus_client.core import HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..contract import HANDSHAKE, HELP
 from .buckets import BucketCounts, add_histogram
-from .contract import HANDSHAKE, HELP
 from .instruments import HANDSHAKE_BUCKETS
 from .per_type import PerType
 

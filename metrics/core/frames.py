@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .contract import HELP, MESSAGE_BYTES, MESSAGES
-from .label_values import RECEIVED, SENT
+from ..contract import HELP, MESSAGE_BYTES, MESSAGES
+from ..label_values import RECEIVED, SENT
 from .per_type import PerType
 
 __all__ = ["FrameCollector", "FrameCounts", "FrameTable"]

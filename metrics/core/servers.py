@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .contract import HELP, SERVER_INFO
-from .label_values import UNKNOWN_SERVER
+from ..contract import HELP, SERVER_INFO
+from ..label_values import UNKNOWN_SERVER
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 
 from channels.layers import get_channel_layer
 
-from .conf import on_settings_change
+from ..conf import on_settings_change
 
 logger = logging.getLogger(__name__)
 

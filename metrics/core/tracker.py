@@ -16,16 +16,15 @@ from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from . import label_values
+from .. import label_values
+from ..conf import get_settings, multiprocess_dir
 from .buckets import BucketCounts
 from .capacity import ConnectionLimitCollector
-from .collector import LiveSocketCollector
-from .conf import get_settings
 from .frames import FrameCollector, FrameCounts, FrameTable
 from .handshakes import HandshakeCollector, HandshakeTable
 from .instruments import SocketInstruments
 from .live import LiveSocket, LiveSockets
-from .multiprocess.directory import multiprocess_dir
+from .live_collector import LiveSocketCollector
 from .servers import ServerInfoCollector
 from .socket_counts import SocketCountsCollector, SocketCountsTable, TypeCounts
 
@@ -261,22 +260,44 @@ class SocketTracker:
         return self._children[socket_type]
 
 
+class TrackerFactory(Protocol):
+    """What makes the process's default tracker: ``SocketTracker`` itself, or a worker's."""
+
+    def __call__(self, registry: CollectorRegistry, *, types: Iterable[str]) -> SocketTracker:
+        """Make the tracker, counting ``types`` into ``registry``."""
+
+
+_factory: TrackerFactory | None = None
+
+
+def use_tracker_factory(factory: TrackerFactory) -> None:
+    """Make the default tracker with ``factory`` (set once, before its first use).
+
+    How one process becomes one worker of several: the app's ``ready()``
+    installs ``metrics.multiprocess.start_worker`` when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set, and nothing here imports it.
+    """
+    global _factory
+    with _declared_lock:
+        _factory = factory
+
+
 def default_tracker() -> SocketTracker:
     """Return the process's tracker, created on first use on prometheus_client's REGISTRY.
 
     It reports every type declared by ``track()``, before or after its creation.
-    With ``PROMETHEUS_MULTIPROC_DIR`` set it also writes the worker's gauge files
-    and refreshes them in a daemon thread.
+    In multiprocess mode it is the worker's (``use_tracker_factory``): it also
+    writes the worker's files and refreshes them in a daemon thread.
     """
     global _default
     if _default is None:
         with _declared_lock:
             if _default is None:
-                types = tuple(_declared_types)
-                if multiprocess_dir() is None:
-                    _default = SocketTracker(REGISTRY, types=types)
-                else:
-                    from .multiprocess import start_worker
-
-                    _default = start_worker(REGISTRY, types=types)
+                if _factory is None and multiprocess_dir():
+                    raise RuntimeError(
+                        "PROMETHEUS_MULTIPROC_DIR is set but the metrics app is not ready: "
+                        "add 'metrics' to INSTALLED_APPS and set Django up first"
+                    )
+                factory = _factory or SocketTracker
+                _default = factory(REGISTRY, types=tuple(_declared_types))
     return _default

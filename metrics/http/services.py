@@ -13,10 +13,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 
-from . import label_values
-from .live import LiveSocket
+from .. import label_values
+from ..core.live import LiveSocket
+from ..core.tracker import SocketTracker, declare_type, default_tracker, valid_type
 from .status import read_status
-from .tracker import SocketTracker, declare_type, default_tracker, valid_type
 
 __all__ = ["SocketStatusService"]
 

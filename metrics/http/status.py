@@ -10,96 +10,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Metric
+from prometheus_client import CollectorRegistry
 
-from .conf import cached_per_settings, get_settings, on_settings_change
-from .exposed import exposed_registry
-from .instruments import CONNECTIONS, OLDEST_START
-from .multiprocess import multiprocess_dir
+from ..conf import cached_per_settings, get_settings, multiprocess_dir, on_settings_change
+from .exposition import exposed_registry
+from .summary import SocketSummary, summarize
 
 __all__ = [
-    "SocketSummary",
     "build_status",
     "read_status",
     "status_etag",
-    "summarize",
     "ws_endpoints",
 ]
-
-
-@dataclass(frozen=True)
-class SocketSummary:
-    """Open sockets per type, and when the oldest of each started."""
-
-    counts: dict[str, int]
-    oldest_start: dict[str, float | None]
-    """Unix start time of each type's oldest open socket; None when none is open."""
-
-    @property
-    def total(self) -> int:
-        """All open sockets."""
-        return sum(self.counts.values())
-
-    def active(self, serving: bool) -> bool:
-        """Whether the document says "active", given that this instance can serve."""
-        return serving
-
-    def oldest_age(self, now: float) -> dict[str, float | None]:
-        """Return each type's oldest open socket age in seconds at ``now``."""
-        return {
-            socket_type: None if start is None else round(max(0.0, now - start), 3)
-            for socket_type, start in self.oldest_start.items()
-        }
-
-
-def summarize(registry: CollectorRegistry) -> SocketSummary:
-    """Read open counts and oldest start times from ``registry``'s samples.
-
-    Samples of one type from several processes are summed (counts) or take
-    the minimum (start times), as Prometheus's ``sum``/``min`` would.
-    """
-    counts: dict[str, int] = {}
-    starts: dict[str, float] = {}
-    for family in _socket_families(registry):
-        if family.name == CONNECTIONS:
-            for sample in family.samples:
-                socket_type = sample.labels.get("type", "")
-                counts[socket_type] = counts.get(socket_type, 0) + round(sample.value)
-        elif family.name == OLDEST_START:
-            for sample in family.samples:
-                socket_type = sample.labels.get("type", "")
-                starts[socket_type] = min(starts.get(socket_type, math.inf), sample.value)
-    return SocketSummary(
-        counts=counts,
-        oldest_start={
-            socket_type: None if math.isinf(start := starts.get(socket_type, math.inf)) else start
-            for socket_type in counts
-        },
-    )
-
-
-def _socket_families(registry: CollectorRegistry) -> Iterable[Metric]:
-    # Only the collectors behind the two families: the status JSON is polled
-    # far more often than /metrics is scraped, and process collectors read /proc.
-    families = list(registry.restricted_registry([CONNECTIONS, OLDEST_START]).collect())
-    if any(family.name == CONNECTIONS for family in families):
-        return families
-    # Collectors that do not describe themselves (multiprocess) need a full collect.
-    return registry.collect()
 
 
 @cached_per_settings
 def ws_endpoints() -> dict[str, str]:
     """Path template of every tracked endpoint, from the project's routes (computed once)."""
-    from .routing import project_routes, tracked_endpoints
+    from ..asgi.routes import project_routes, tracked_endpoints
 
     return tracked_endpoints(project_routes())
 
@@ -227,7 +161,7 @@ def status_etag(summary: SocketSummary, *, active: bool, source: str) -> str:
 
 async def read_status() -> dict[str, Any]:
     """Return the status document as ``SocketStatusView`` serves it now."""
-    from .health import channel_layer_answers
+    from .channel_layer import channel_layer_answers
 
     summary, source = await read_summary()
     return build_status(summary, active=await channel_layer_answers(), source=source)

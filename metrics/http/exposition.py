@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from .multiprocess import merged_registry, multiprocess_dir
-from .tracker import default_tracker
+from ..conf import multiprocess_dir
+from ..core.tracker import default_tracker
 
 __all__ = ["exposed_registry"]
 
@@ -14,5 +14,8 @@ def exposed_registry() -> CollectorRegistry:
     """Return the registry to expose: every worker's files, or this process's registry."""
     directory = multiprocess_dir()
     if directory:
+        # Imported here: one process never loads prometheus_client's multiprocess code.
+        from ..multiprocess import merged_registry
+
         return merged_registry(directory)
     return default_tracker().registry

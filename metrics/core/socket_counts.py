@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..contract import CLOSED, DURATION, HELP, OPENED
+from ..label_values import CLOSE_LABELS
 from .buckets import BucketCounts, add_histogram
-from .contract import CLOSED, DURATION, HELP, OPENED
-from .label_values import CLOSE_LABELS
 from .per_type import PerType
 
 __all__ = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -49,14 +48,3 @@ class RateLimiter:
             while len(self._buckets) > self._max_clients:
                 self._buckets.popitem(last=False)
         return 0.0 if allowed else (1.0 - tokens) / self.rate
-
-
-def parse_rate(text: str) -> tuple[int, float] | None:
-    """Parse ``"120/60"`` (requests per seconds); ``""`` or ``"0"`` means no limit."""
-    if text.strip() in ("", "0"):
-        return None
-    requests, _, seconds = text.partition("/")
-    parsed = int(requests), float(seconds or 1)
-    if parsed[0] < 1 or not math.isfinite(parsed[1]) or parsed[1] <= 0:
-        raise ValueError(f"bad rate limit {text!r}: expected REQUESTS/SECONDS, e.g. 120/60")
-    return parsed

@@ -1,7 +1,7 @@
 """The contract's buckets and its prometheus_client counters (names: ``metrics.contract``).
 
 Gauges about open sockets are not here: they are computed at scrape time by
-``metrics.collector`` from the live registry, so they cannot drift.
+``metrics.core.live_collector`` from the live registry, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.utils import floatToGoString
 
-from . import label_values
-from .contract import (
+from .. import label_values
+from ..contract import (
     AGE,
     CLOSED,
     CONNECTIONS,
@@ -83,8 +83,8 @@ class SocketInstruments:
     """The contract's refusal and tracking-error counters, registered on ``registry``.
 
     What every accepted socket moves is not here: accepts, closes and lifetimes
-    (``metrics.socket_counts``), frames and bytes (``metrics.frames``) and
-    handshake durations (``metrics.handshakes``) are plain integers read at
+    (``metrics.core.socket_counts``), frames and bytes (``metrics.core.frames``) and
+    handshake durations (``metrics.core.handshakes``) are plain integers read at
     scrape time.
 
     >>> from prometheus_client import CollectorRegistry

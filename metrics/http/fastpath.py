@@ -23,9 +23,9 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.module_loading import import_string
 from django.views.defaults import bad_request
 
-from .asgi_types import ASGIApp, Receive, Scope, Send
-from .conf import cached_per_settings
-from .status_http import StatusRequest, respond
+from ..asgi.types import ASGIApp, Receive, Scope, Send
+from ..conf import cached_per_settings
+from .status_answers import StatusRequest, respond
 
 __all__ = ["StatusFastPath"]
 

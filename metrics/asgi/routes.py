@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .conf import cached_per_settings, get_settings
+from ..conf import cached_per_settings, get_settings
 from .tracking import TrackedSocket, UnroutedSocket
 
 __all__ = [

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
+from ..conf import LOOPBACK_NETWORKS, ExporterSettings, IPNetwork, get_settings
 from .clients import resolve_client
-from .conf import LOOPBACK_NETWORKS, ExporterSettings, IPNetwork, get_settings
 
 _LOOPBACK = tuple(ipaddress.ip_network(net) for net in LOOPBACK_NETWORKS)
 

@@ -21,8 +21,9 @@ import subprocess
 import sys
 from typing import Any
 
-from .directory import LISTENER_PROCESS, archive_dead_worker, multiprocess_dir
-from .worker_files import WorkerGauges
+from ..conf import multiprocess_dir
+from ..multiprocess.directory import LISTENER_PROCESS, archive_dead_worker
+from ..multiprocess.worker_files import WorkerGauges
 
 __all__ = [
     "child_exit",
@@ -59,7 +60,7 @@ def on_starting(server: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     """Worker, app loaded: create the tracker, write its gauge files, start its refresh."""
     from ..conf import get_settings
-    from ..tracker import default_tracker
+    from ..core.tracker import default_tracker
 
     gauges = default_tracker().publisher
     if not isinstance(gauges, WorkerGauges):
@@ -70,8 +71,8 @@ def post_worker_init(worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """Worker, exiting: count the sockets it still holds as closed; write what the files lack."""
-    from ..tracker import default_tracker
-    from . import finish_worker
+    from ..core.tracker import default_tracker
+    from ..multiprocess import finish_worker
 
     finish_worker(default_tracker())
 

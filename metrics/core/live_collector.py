@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .contract import AGE, CONNECTIONS, HELP, OLDEST_START
+from ..contract import AGE, CONNECTIONS, HELP, OLDEST_START
 from .instruments import bucket_label
 from .live import LiveSockets, TypeSnapshot
 

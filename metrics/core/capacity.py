@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from .conf import get_settings
-from .contract import HELP, LIMIT
+from ..conf import get_settings
+from ..contract import HELP, LIMIT
 
 __all__ = ["ConnectionLimitCollector"]
 

@@ -25,10 +25,9 @@ import asyncio
 import logging
 import time
 
-from . import label_values
-from .asgi_types import ASGIApp, Receive, Scope, Send
-from .routing import find_routes, inner_app, matching_route, project_routes
-from .tracker import SocketTracker, default_tracker
+from .. import label_values
+from ..core.tracker import SocketTracker, default_tracker
+from .routes import find_routes, inner_app, matching_route, project_routes
 from .tracking import (
     CONNECTION_KEY,
     Connection,
@@ -39,6 +38,7 @@ from .tracking import (
     outer_connection,
     routes_paths,
 )
+from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 

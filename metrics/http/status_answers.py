@@ -1,7 +1,7 @@
 """The status JSON's HTTP behaviour, independent of Django's request cycle.
 
 Browsers poll this endpoint far more often than anything else is requested,
-so ``metrics.fastpath.StatusFastPath`` can answer it at the ASGI boundary,
+so ``metrics.http.fastpath.StatusFastPath`` can answer it at the ASGI boundary,
 without the middleware stack (each sync middleware costs a thread hop, about
 6 ms of CPU a request in all). ``metrics.views.SocketStatusView`` gives the
 same answers from the same code.
@@ -14,9 +14,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..conf import cached_per_settings, get_settings
+from .channel_layer import channel_layer_answers
 from .clients import resolve_client
-from .conf import cached_per_settings, get_settings
-from .health import channel_layer_answers
 from .ratelimit import RateLimiter
 from .status import build_status, read_summary, status_etag
 

@@ -26,10 +26,10 @@ from typing import Protocol
 
 from asgiref.sync import markcoroutinefunction
 
-from . import label_values
-from .asgi_types import ASGIApp, Message, Receive, Scope, Send
-from .frames import FrameCounts
-from .tracker import SocketTracker, declare_type, default_tracker, valid_type
+from .. import label_values
+from ..core.frames import FrameCounts
+from ..core.tracker import SocketTracker, declare_type, default_tracker, valid_type
+from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 

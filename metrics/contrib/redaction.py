@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .conf import cached_per_settings
-from .routing import path_template, project_routes, tracked_endpoints
+from ..asgi.routes import path_template, project_routes, tracked_endpoints
+from ..conf import cached_per_settings
 
 # A path and its optional query string, as servers log them ("/ws/x/?a=b").
 _PATH = re.compile(r"(?<![\w:/])(/[^\s?\"']*)(\?[^\s\"']*)?")

@@ -1,0 +1,1 @@
+"""The ASGI layer: ``track()``, ``unrouted()``, the refusal middleware, route discovery."""

@@ -1,0 +1,1 @@
+"""What ties the exporter to a server: gunicorn hooks, daphne, log redaction."""
