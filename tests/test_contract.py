@@ -1,5 +1,7 @@
 """The metric contract is written once: every family's name and HELP in metrics/contract.py."""
 
+import ast
+import re
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -42,3 +44,37 @@ def test_every_family_a_tracker_exports_has_its_help_from_the_contract() -> None
     assert exported
     for name, documentation in exported.items():
         assert documentation == contract.HELP[name], name
+
+
+def _string_constants(path: Path) -> list[str]:
+    """The module's string literals (f-strings' literal parts too), docstrings left out."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]
+
+
+# A family's name; the prose wildcard vidai_websocket_* is none.
+FAMILY_NAME = re.compile(r"vidai_websocket_[a-z]")
+
+
+def test_no_module_but_the_contract_spells_a_family_name() -> None:
+    spelled = {
+        path.relative_to(PACKAGE).as_posix(): found
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "contract.py"
+        and (found := [text for text in _string_constants(path) if FAMILY_NAME.search(text)])
+    }
+    assert spelled == {}

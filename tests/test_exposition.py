@@ -37,7 +37,8 @@ def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     tracker.rejected("unknown", "no_route")
     tracker.handshake_done("call", 0.004)
     tracker.handshake_done("unknown", 0.0005)
-    tracker.frames("call", received=1, received_bytes=120, sent=1, sent_bytes=80)
+    counts = tracker.frame_counts("call")
+    counts.received, counts.received_bytes, counts.sent, counts.sent_bytes = 1, 120, 1, 80
     clock_ns[0] += 30 * 1_000_000_000
     return registry
 

@@ -188,7 +188,8 @@ def test_files_and_one_process_expose_the_same_contract(
         short = tracker.opened("stt")
         tracker.closed(short, code=1000, initiator="client")
         tracker.rejected("stt_admin", "denied")
-        tracker.frames("call", received=3, received_bytes=30, sent=2, sent_bytes=20)
+        counts = tracker.frame_counts("call")
+        counts.received, counts.received_bytes, counts.sent, counts.sent_bytes = 3, 30, 2, 20
         tracker.handshake_done("call", 0.004)
         tracker.handshake_done("unknown", 20.0)  # past the last bound: +Inf only
         clock.advance(20)

@@ -64,8 +64,8 @@ def test_oldest_start_is_the_first_open_socket(registry: CollectorRegistry, trac
 
 
 def test_frames_count_messages_and_bytes(registry: CollectorRegistry, tracker: SocketTracker):
-    tracker.frames("stt", received=1, received_bytes=100, sent=0, sent_bytes=0)
-    tracker.frames("stt", received=1, received_bytes=20, sent=1, sent_bytes=3)
+    counts = tracker.frame_counts("stt")  # what the wrapper adds to, frame by frame
+    counts.received, counts.received_bytes, counts.sent, counts.sent_bytes = 2, 120, 1, 3
     assert sample(registry, "vidai_websocket_messages_total", type="stt", direction="received") == 2
     assert (
         sample(registry, "vidai_websocket_message_bytes_total", type="stt", direction="received")
@@ -109,7 +109,8 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     for socket_type in (*VIDAI_TYPES, "unknown"):
         tracker.handshake_done(socket_type, 0.01)
     for socket_type in VIDAI_TYPES:
-        tracker.frames(socket_type, received=1, received_bytes=1, sent=1, sent_bytes=1)
+        counts = tracker.frame_counts(socket_type)
+        counts.received = counts.received_bytes = counts.sent = counts.sent_bytes = 1
     for stage in ("open", "frame", "close", "reject"):
         tracker.tracking_error(stage)
     families = text_string_to_metric_families(generate_latest(registry).decode())

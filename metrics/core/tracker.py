@@ -234,19 +234,6 @@ class SocketTracker:
         children = self._children.get(socket_type) or self._declared(socket_type)
         return children.frames
 
-    def frames(
-        self, socket_type: str, *, received: int, received_bytes: int, sent: int, sent_bytes: int
-    ) -> None:
-        """Count a batch of frames and their payload bytes, both ways.
-
-        From the event loop's thread, as the wrapper counts (the counts take no lock).
-        """
-        counts = self.frame_counts(socket_type)
-        counts.received += received
-        counts.received_bytes += received_bytes
-        counts.sent += sent
-        counts.sent_bytes += sent_bytes
-
     def tracking_error(self, stage: str) -> None:
         """Count an error that tracking swallowed."""
         self._instruments.tracking_errors.labels(stage=stage).inc()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from django.http import HttpRequest
-
 from ..conf import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -20,17 +18,6 @@ def _parse(value: str) -> IPAddress | None:
     # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d.
     mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
     return mapped or address
-
-
-def client_address(
-    request: HttpRequest, trusted_proxies: Sequence[IPNetwork] | None
-) -> IPAddress | None:
-    """Return a Django request's client address (see ``resolve_client``)."""
-    return resolve_client(
-        request.META.get("REMOTE_ADDR", ""),
-        request.headers.get("X-Forwarded-For", ""),
-        trusted_proxies,
-    )
 
 
 def resolve_client(

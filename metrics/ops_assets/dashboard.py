@@ -41,6 +41,20 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common, prometheus
 from grafana_foundation_sdk.models import dashboard as model
 
+from ..contract import (
+    AGE,
+    CLOSED,
+    CONNECTIONS,
+    DURATION,
+    HANDSHAKE,
+    LIMIT,
+    MESSAGE_BYTES,
+    MESSAGES,
+    OPENED,
+    REJECTED,
+    TRACKING_ERRORS,
+    WORKER_REFRESH,
+)
 from .config import DASHBOARD_UID, Config
 
 __all__ = ["build", "panel_queries", "render"]
@@ -115,7 +129,7 @@ def build(config: Config) -> model.Dashboard:
             .type("prometheus")
         )
         .with_variable(
-            _label_variable("cluster", "label_values(vidai_websocket_connections, cluster)")
+            _label_variable("cluster", f"label_values({CONNECTIONS}, cluster)")
             .label("Cluster")
             .description("Kubernetes cluster, where the targets carry the label.")
             .include_all(True)
@@ -124,7 +138,7 @@ def build(config: Config) -> model.Dashboard:
         .with_variable(
             _label_variable(
                 "namespace",
-                'label_values(vidai_websocket_connections{cluster=~"$cluster"}, namespace)',
+                f'label_values({CONNECTIONS}{{cluster=~"$cluster"}}, namespace)',
             )
             .label("Namespace")
             .description("Kubernetes namespace, where the targets carry the label.")
@@ -134,17 +148,14 @@ def build(config: Config) -> model.Dashboard:
         .with_variable(
             _label_variable(
                 "job",
-                'label_values(vidai_websocket_connections{cluster=~"$cluster", '
-                'namespace=~"$namespace"}, job)',
+                f'label_values({CONNECTIONS}{{cluster=~"$cluster", namespace=~"$namespace"}}, job)',
             )
             .label("Job")
             .description("Prometheus job scraping the Vidai deployment.")
             .current(model.VariableOption(selected=True, text=config.job, value=config.job))
         )
         .with_variable(
-            _label_variable(
-                "instance", f"label_values(vidai_websocket_connections{{{_FLEET}}}, instance)"
-            )
+            _label_variable("instance", f"label_values({CONNECTIONS}{{{_FLEET}}}, instance)")
             .label("Instance")
             .description("Scraped Vidai processes or hosts.")
             .multi(True)
@@ -152,7 +163,7 @@ def build(config: Config) -> model.Dashboard:
             .all_value(_ALL)
         )
         .with_variable(
-            _label_variable("type", f"label_values(vidai_websocket_connections{{{_FLEET}}}, type)")
+            _label_variable("type", f"label_values({CONNECTIONS}{{{_FLEET}}}, type)")
             .label("Endpoint type")
             .description(
                 "WebSocket endpoint types. All also matches `unknown`, the type of "
@@ -196,7 +207,7 @@ def build(config: Config) -> model.Dashboard:
                 "short",
                 _query(
                     "A",
-                    f"sum(increase(vidai_websocket_tracking_errors_total{{{_TARGET}}}[$__range]))",
+                    f"sum(increase({TRACKING_ERRORS}_total{{{_TARGET}}}[$__range]))",
                     "errors",
                 ).instant(),
                 _thresholds("green", (1, "red")),
@@ -251,8 +262,7 @@ def build(config: Config) -> model.Dashboard:
                 "percentunit",
                 _query(
                     "A",
-                    f"sum(vidai_websocket_connections{{{_TYPED}}})\n/\n"
-                    f'sum(vidai_websocket_connections_limit{{{_TARGET}, type=""}})',
+                    f'sum({CONNECTIONS}{{{_TYPED}}})\n/\nsum({LIMIT}{{{_TARGET}, type=""}})',
                     "used",
                 ),
                 _thresholds("green", (config.capacity_ratio, "orange"), (1, "red")),
@@ -359,7 +369,7 @@ def build(config: Config) -> model.Dashboard:
                 [
                     _query(
                         "A",
-                        "sum by (stage) (increase(vidai_websocket_tracking_errors_total"
+                        f"sum by (stage) (increase({TRACKING_ERRORS}_total"
                         f"{{{_TARGET}}}[$__rate_interval]))",
                         "{{stage}}",
                     )
@@ -396,9 +406,9 @@ def build(config: Config) -> model.Dashboard:
                 [
                     _query(
                         "A",
-                        f"sum by (instance) (vidai_websocket_connections{{{_TYPED}}})\n/\n"
+                        f"sum by (instance) ({CONNECTIONS}{{{_TYPED}}})\n/\n"
                         "sum by (instance) "
-                        f'(vidai_websocket_connections_limit{{{_TARGET}, type=""}})',
+                        f'({LIMIT}{{{_TARGET}, type=""}})',
                         "{{instance}}",
                     )
                 ],
@@ -426,7 +436,7 @@ def build(config: Config) -> model.Dashboard:
             .title("Open connections by age")
             .description(
                 "Open WebSockets now, by age bucket (the gauge histogram "
-                "vidai_websocket_connection_age_seconds). Its buckets are cumulative; "
+                f"{AGE}). Its buckets are cumulative; "
                 "the heatmap format turns them into counts per bucket, so each bar "
                 "counts sockets older than the previous bound and at most this one "
                 "(in seconds)."
@@ -435,7 +445,7 @@ def build(config: Config) -> model.Dashboard:
             .with_target(
                 _query(
                     "A",
-                    f"sum by (le) (vidai_websocket_connection_age_seconds_bucket{{{_TYPED}}})",
+                    f"sum by (le) ({AGE}_bucket{{{_TYPED}}})",
                     "{{le}}",
                 )
                 .instant()
@@ -477,7 +487,7 @@ def build(config: Config) -> model.Dashboard:
                 [
                     _query(
                         "A",
-                        "sum by (type, direction) (rate(vidai_websocket_messages_total"
+                        f"sum by (type, direction) (rate({MESSAGES}_total"
                         f"{{{_TYPED}}}[$__rate_interval]))",
                         "{{type}} {{direction}}",
                     )
@@ -494,7 +504,7 @@ def build(config: Config) -> model.Dashboard:
                     _query(
                         "A",
                         "sum by (type, direction) "
-                        "(rate(vidai_websocket_message_bytes_total"
+                        f"(rate({MESSAGE_BYTES}_total"
                         f"{{{_TYPED}}}[$__rate_interval]))",
                         "{{type}} {{direction}}",
                     )
@@ -563,9 +573,8 @@ def build(config: Config) -> model.Dashboard:
                 [
                     _query(
                         "A",
-                        "max by (instance, pid) (timestamp(vidai_websocket_worker_refresh_time_"
-                        f"seconds{{{_TARGET}}}) - vidai_websocket_worker_refresh_time_seconds"
-                        f"{{{_TARGET}}})",
+                        f"max by (instance, pid) (timestamp({WORKER_REFRESH}{{{_TARGET}}})"
+                        f" - {WORKER_REFRESH}{{{_TARGET}}})",
                         "{{instance}} pid {{pid}}",
                     )
                 ],
@@ -585,8 +594,7 @@ def build(config: Config) -> model.Dashboard:
                 [
                     _query(
                         "A",
-                        "count by (instance) "
-                        f"(vidai_websocket_worker_refresh_time_seconds{{{_TARGET}}})",
+                        f"count by (instance) ({WORKER_REFRESH}{{{_TARGET}}})",
                         "{{instance}}",
                     )
                 ],
@@ -622,17 +630,13 @@ def panel_queries(config: Config) -> list[tuple[str, str]]:
 
 
 _HANDSHAKES: Final = (
-    f"sum(increase(vidai_websocket_connections_opened_total{{{_TYPED}}}[$__range]))"
-    f" + sum(increase(vidai_websocket_connections_rejected_total{{{_TYPED}}}[$__range]))"
+    f"sum(increase({OPENED}_total{{{_TYPED}}}[$__range]))"
+    f" + sum(increase({REJECTED}_total{{{_TYPED}}}[$__range]))"
 )
-_HANDSHAKE_ERRORS: Final = (
-    "sum(increase(vidai_websocket_connections_rejected_total"
-    f'{{{_TYPED}, reason="error"}}[$__range]))'
-)
-_CLOSES: Final = f"sum(increase(vidai_websocket_connections_closed_total{{{_TYPED}}}[$__range]))"
+_HANDSHAKE_ERRORS: Final = f'sum(increase({REJECTED}_total{{{_TYPED}, reason="error"}}[$__range]))'
+_CLOSES: Final = f"sum(increase({CLOSED}_total{{{_TYPED}}}[$__range]))"
 _CLOSE_ERRORS: Final = (
-    "sum(increase(vidai_websocket_connections_closed_total"
-    f'{{{_TYPED}, reason="internal_error"}}[$__range]))'
+    f'sum(increase({CLOSED}_total{{{_TYPED}, reason="internal_error"}}[$__range]))'
 )
 
 
@@ -643,7 +647,7 @@ def _success_ratio(errors: str, total: str) -> str:
 def _handshake_quantile(quantile: float, window: str) -> str:
     return (
         f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate(vidai_websocket_handshake_duration_seconds_bucket{{{_TYPED}}}[{window}])))"
+        f"(rate({HANDSHAKE}_bucket{{{_TYPED}}}[{window}])))"
     )
 
 
@@ -675,10 +679,7 @@ def _query(ref_id: str, expr: str, legend: str | None = None) -> PromQuery:
 
 
 def _lifetime_quantile(quantile: float) -> str:
-    return (
-        f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate(vidai_websocket_connection_duration_seconds_bucket{{{_TYPED}}}[1h])))"
-    )
+    return f"histogram_quantile({quantile}, sum by (le) (rate({DURATION}_bucket{{{_TYPED}}}[1h])))"
 
 
 def _thresholds(base: str, *steps: tuple[float, str]) -> ThresholdsConfig:

@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..contract import SERVER_INFO
+from ..contract import (
+    CLOSED,
+    CONNECTIONS,
+    DURATION,
+    HANDSHAKE,
+    LIMIT,
+    OLDEST_START,
+    OPENED,
+    REJECTED,
+    SERVER_INFO,
+    TRACKING_ERRORS,
+    WORKER_REFRESH,
+)
 from .config import Config
 
 __all__ = ["GROUPS", "SLO_WINDOWS", "rule_groups"]
@@ -65,36 +77,32 @@ def _recording(config: Config) -> list[Rule]:
     return [
         {
             "record": "vidai:websocket_connections:sum",
-            "expr": f"sum by ({by}, type) (vidai_websocket_connections{{{sel}}})",
+            "expr": f"sum by ({by}, type) ({CONNECTIONS}{{{sel}}})",
         },
         {
             "record": "vidai:websocket_connections_opened:rate5m",
-            "expr": f"sum by ({by}, type) "
-            f"(rate(vidai_websocket_connections_opened_total{{{sel}}}[5m]))",
+            "expr": f"sum by ({by}, type) (rate({OPENED}_total{{{sel}}}[5m]))",
         },
         {
             "record": "vidai:websocket_connections_closed:rate5m",
-            "expr": f"sum by ({by}, type, reason, initiator) "
-            f"(rate(vidai_websocket_connections_closed_total{{{sel}}}[5m]))",
+            "expr": f"sum by ({by}, type, reason, initiator) (rate({CLOSED}_total{{{sel}}}[5m]))",
         },
         {
             "record": "vidai:websocket_connections_rejected:rate5m",
-            "expr": f"sum by ({by}, type, reason) "
-            f"(rate(vidai_websocket_connections_rejected_total{{{sel}}}[5m]))",
+            "expr": f"sum by ({by}, type, reason) (rate({REJECTED}_total{{{sel}}}[5m]))",
         },
         # A type with no open connection exports a start time of +Inf: no age sample.
         {
             "record": "vidai:websocket_oldest_connection_age_seconds",
-            "expr": "time() - "
-            f"(vidai_websocket_oldest_connection_start_time_seconds{{{sel}}} < +Inf)",
+            "expr": f"time() - ({OLDEST_START}{{{sel}}} < +Inf)",
         },
         # Share of closes at or under churn_lifetime seconds: reconnect loops.
         {
             "record": "vidai:websocket_short_lived:ratio_rate5m",
             "expr": (
-                f"sum by ({by}, type) (rate(vidai_websocket_connection_duration_seconds_bucket"
+                f"sum by ({by}, type) (rate({DURATION}_bucket"
                 f'{{{sel}, le="{config.churn_lifetime!r}"}}[5m]))\n/\n'
-                f"sum by ({by}, type) (rate(vidai_websocket_connection_duration_seconds_count"
+                f"sum by ({by}, type) (rate({DURATION}_count"
                 f"{{{sel}}}[5m]))"
             ),
         },
@@ -102,7 +110,7 @@ def _recording(config: Config) -> list[Rule]:
             "record": "vidai:websocket_handshake_duration_seconds:p99_rate5m",
             "expr": (
                 f"histogram_quantile(0.99, sum by ({by}, type, le) "
-                f"(rate(vidai_websocket_handshake_duration_seconds_bucket{{{sel}}}[5m])))"
+                f"(rate({HANDSHAKE}_bucket{{{sel}}}[5m])))"
             ),
         },
     ]
@@ -116,15 +124,15 @@ def _slo(config: Config) -> list[Rule]:
             {
                 "record": f"vidai:websocket_handshakes:rate{window}",
                 "expr": f"sum by ({by}) "
-                f"(rate(vidai_websocket_connections_opened_total{{{sel}}}[{window}]))\n"
+                f"(rate({OPENED}_total{{{sel}}}[{window}]))\n"
                 f"+\nsum by ({by}) "
-                f"(rate(vidai_websocket_connections_rejected_total{{{sel}}}[{window}]))",
+                f"(rate({REJECTED}_total{{{sel}}}[{window}]))",
             }
         )
         rules.append(
             {
                 "record": f"vidai:websocket_handshake_errors:ratio_rate{window}",
-                "expr": f"sum by ({by}) (rate(vidai_websocket_connections_rejected_total"
+                "expr": f"sum by ({by}) (rate({REJECTED}_total"
                 f'{{{sel}, reason="error"}}[{window}]))\n/\n'
                 f"vidai:websocket_handshakes:rate{window}{{{sel}}}",
             }
@@ -132,14 +140,13 @@ def _slo(config: Config) -> list[Rule]:
         rules.append(
             {
                 "record": f"vidai:websocket_closes:rate{window}",
-                "expr": f"sum by ({by}) "
-                f"(rate(vidai_websocket_connections_closed_total{{{sel}}}[{window}]))",
+                "expr": f"sum by ({by}) (rate({CLOSED}_total{{{sel}}}[{window}]))",
             }
         )
         rules.append(
             {
                 "record": f"vidai:websocket_close_errors:ratio_rate{window}",
-                "expr": f"sum by ({by}) (rate(vidai_websocket_connections_closed_total"
+                "expr": f"sum by ({by}) (rate({CLOSED}_total"
                 f'{{{sel}, reason="internal_error"}}[{window}]))\n/\n'
                 f"vidai:websocket_closes:rate{window}{{{sel}}}",
             }
@@ -241,13 +248,13 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketMetricsMissing",
-            f"{up} == 1 unless on ({by}) vidai_websocket_connections{{{sel}}}",
+            f"{up} == 1 unless on ({by}) {CONNECTIONS}{{{sel}}}",
             severity=config.ticket,
             duration="metrics_missing",
             summary="{{ $labels.instance }} (job {{ $labels.job }}) exposes no WebSocket metrics",
-            description="""
-            {{ $labels.instance }} (job {{ $labels.job }}) is scraped without a single
-            vidai_websocket_connections series: the metrics app is not installed, no
+            description=f"""
+            {{{{ $labels.instance }}}} (job {{{{ $labels.job }}}}) is scraped without a single
+            {CONNECTIONS} series: the metrics app is not installed, no
             route is wrapped with track(), or the target is another service.
             """,
         ),
@@ -256,8 +263,8 @@ def _alerts(config: Config) -> list[Rule]:
             "VidaiWebSocketWorkerStale",
             # timestamp() is the scrape's time: the stamp's age when it was scraped,
             # whatever the scrape interval and wherever the evaluation falls in it.
-            f"timestamp(vidai_websocket_worker_refresh_time_seconds{{{sel}}})\n"
-            f"- vidai_websocket_worker_refresh_time_seconds{{{sel}}}\n"
+            f"timestamp({WORKER_REFRESH}{{{sel}}})\n"
+            f"- {WORKER_REFRESH}{{{sel}}}\n"
             f"> {config.worker_stale_seconds}",
             severity=config.ticket,
             duration="worker_stale",
@@ -335,7 +342,7 @@ def _alerts(config: Config) -> list[Rule]:
             f"vidai:websocket_handshake_duration_seconds:p99_rate5m{{{sel}}}"
             f" > {config.handshake_p99_seconds!r}\n"
             f"and on ({by}, type)\n"
-            f"sum by ({by}, type) (rate(vidai_websocket_handshake_duration_seconds_count"
+            f"sum by ({by}, type) (rate({HANDSHAKE}_count"
             f"{{{sel}}}[5m])) > {config.handshake_min_rate!r}",
             severity=config.ticket,
             duration="handshake_latency",
@@ -383,7 +390,7 @@ def _alerts(config: Config) -> list[Rule]:
             "VidaiWebSocketConnectionChurn",
             f"vidai:websocket_short_lived:ratio_rate5m{{{sel}}} > {config.churn_share!r}\n"
             f"and on ({by}, type)\n"
-            f"sum by ({by}, type) (rate(vidai_websocket_connection_duration_seconds_bucket"
+            f"sum by ({by}, type) (rate({DURATION}_bucket"
             f'{{{sel}, le="{config.churn_lifetime!r}"}}[5m])) > {config.churn_min_rate!r}',
             severity=config.ticket,
             duration="churn",
@@ -411,7 +418,7 @@ def _alerts(config: Config) -> list[Rule]:
         _alert(
             config,
             "VidaiWebSocketTrackingErrors",
-            f"increase(vidai_websocket_tracking_errors_total{{{sel}}}[10m]) > 0",
+            f"increase({TRACKING_ERRORS}_total{{{sel}}}[10m]) > 0",
             severity=config.ticket,
             summary="WebSocket tracking fails at stage {{ $labels.stage }} "
             "on {{ $labels.instance }}",
@@ -425,12 +432,12 @@ def _alerts(config: Config) -> list[Rule]:
             config,
             "VidaiWebSocketNearCapacity",
             # No limit configured (VIDAI_METRICS CONNECTION_LIMIT): no series, no alert.
-            f"sum by ({by}) (vidai_websocket_connections{{{sel}}})\n"
-            f'/ on ({by}) vidai_websocket_connections_limit{{{sel}, type=""}}\n'
+            f"sum by ({by}) ({CONNECTIONS}{{{sel}}})\n"
+            f'/ on ({by}) {LIMIT}{{{sel}, type=""}}\n'
             f"> {config.capacity_ratio!r}\n"
             f"or\n"
             f"vidai:websocket_connections:sum{{{sel}}}\n"
-            f'/ on ({by}, type) vidai_websocket_connections_limit{{{sel}, type!=""}}\n'
+            f'/ on ({by}, type) {LIMIT}{{{sel}, type!=""}}\n'
             f"> {config.capacity_ratio!r}",
             severity=config.ticket,
             duration="capacity",
