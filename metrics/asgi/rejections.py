@@ -21,9 +21,11 @@ names that route).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from collections.abc import Awaitable
+
+from asgiref.sync import markcoroutinefunction
 
 from .. import label_values
 from ..core.tracker import SocketTracker, default_tracker
@@ -31,12 +33,12 @@ from .routes import find_routes, inner_app, matching_route, project_routes
 from .tracking import (
     CONNECTION_KEY,
     Connection,
-    Ending,
     Stage,
     TrackedSocket,
     UnroutedSocket,
     outer_connection,
     routes_paths,
+    run_counted,
 )
 from .types import ASGIApp, Receive, Scope, Send
 
@@ -70,9 +72,12 @@ class RejectionTracker:
     def _path_routing(self) -> bool:
         return routes_paths(self.app)  # transparent to a router above it, as track() is
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> object:
+    # Not a coroutine function, as track(): the socket carries one coroutine
+    # of the wrappers, run_counted's (marked, so servers see an ASGI 3 app).
+    @markcoroutinefunction
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[object]:
         if scope["type"] != "websocket":
-            return await self.app(scope, receive, send)
+            return self.app(scope, receive, send)
         outer = outer_connection(scope)
         if outer is None:
             started = time.perf_counter()
@@ -84,21 +89,7 @@ class RejectionTracker:
         # In place, as the routes below must find it in the scope they get
         # (Channels' routers and middleware copy the scope, keys included).
         scope[CONNECTION_KEY] = connection
-        ending = Ending.RETURNED
-        try:
-            return await self.app(scope, connection.receive, connection)
-        except asyncio.CancelledError:
-            ending = Ending.CANCELLED  # the client left, or the server stops
-            raise
-        except BaseException:
-            ending = Ending.FAILED
-            raise
-        finally:
-            connection.finish(ending)
-            if outer is None:
-                scope.pop(CONNECTION_KEY, None)
-            else:
-                scope[CONNECTION_KEY] = outer
+        return run_counted(self.app, scope, connection, keyed=True, outer=outer)
 
     def _type_and_reason(self, scope: Scope, reason: str) -> tuple[str, str]:
         target = inner_app(self.app)

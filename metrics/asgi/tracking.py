@@ -312,6 +312,38 @@ def outer_connection(scope: Scope) -> Connection | None:
     return found if isinstance(found, Connection) else None
 
 
+async def run_counted(
+    app: ASGIApp,
+    scope: Scope,
+    connection: Connection,
+    *,
+    keyed: bool = False,
+    outer: Connection | None = None,
+) -> object:
+    """Run ``app`` on the connection's callables; count what its ending left.
+
+    The one coroutine a socket carries for its wrappers. ``keyed``: the
+    connection was put in ``scope`` under ``CONNECTION_KEY``, and at the end
+    the key goes back to ``outer`` (or away), so nothing is left in a cycle.
+    """
+    ending = Ending.RETURNED
+    try:
+        return await app(scope, connection.receive, connection)
+    except asyncio.CancelledError:
+        ending = Ending.CANCELLED  # the client left, or the server stops
+        raise
+    except BaseException:
+        ending = Ending.FAILED
+        raise
+    finally:
+        connection.finish(ending)
+        if keyed:
+            if outer is None:
+                scope.pop(CONNECTION_KEY, None)
+            else:
+                scope[CONNECTION_KEY] = outer
+
+
 class TrackedSocket:
     """ASGI wrapper counting one route's WebSocket connections.
 
@@ -358,24 +390,14 @@ class TrackedSocket:
             outer.take(self.tracker, self.socket_type, scope)
         return self.app(scope, receive, send)
 
-    async def _counted(
+    def _counted(
         self, scope: Scope, receive: Receive, send: Send, outer: Connection | None
-    ) -> object:
+    ) -> Awaitable[object]:
         """Count the socket here: alone, or below another tracked route."""
         started = time.perf_counter() if outer is None else outer.started  # the outermost's
         connection = Connection(scope, started, receive, send)
         connection.take(self.tracker, self.socket_type, scope)
-        ending = Ending.RETURNED
-        try:
-            return await self.app(scope, connection.receive, connection)
-        except asyncio.CancelledError:
-            ending = Ending.CANCELLED
-            raise
-        except BaseException:
-            ending = Ending.FAILED
-            raise
-        finally:
-            connection.finish(ending)
+        return run_counted(self.app, scope, connection)
 
 
 def track(socket_type: str, app: ASGIApp, *, tracker: SocketTracker | None = None) -> TrackedSocket:
