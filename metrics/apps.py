@@ -35,7 +35,7 @@ def _join_or_warn() -> None:
         use_tracker_factory(start_worker)
         if files_enabled():
             join_run(directory)
-    elif not directory:
+    else:
         from .core.servers import warn_unmerged_workers
 
         warn_unmerged_workers()

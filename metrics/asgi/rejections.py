@@ -89,7 +89,7 @@ class RejectionTracker:
         # In place, as the routes below must find it in the scope they get
         # (Channels' routers and middleware copy the scope, keys included).
         scope[CONNECTION_KEY] = connection
-        return run_counted(self.app, scope, connection, keyed=True, outer=outer)
+        return run_counted(self.app, scope, connection, outer=outer)
 
     def _type_and_reason(self, scope: Scope, reason: str) -> tuple[str, str]:
         target = inner_app(self.app)

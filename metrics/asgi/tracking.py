@@ -317,15 +317,16 @@ async def run_counted(
     scope: Scope,
     connection: Connection,
     *,
-    keyed: bool = False,
     outer: Connection | None = None,
 ) -> object:
     """Run ``app`` on the connection's callables; count what its ending left.
 
-    The one coroutine a socket carries for its wrappers. ``keyed``: the
-    connection was put in ``scope`` under ``CONNECTION_KEY``, and at the end
-    the key goes back to ``outer`` (or away), so nothing is left in a cycle.
+    The one coroutine a socket carries for its wrappers. A watching
+    connection (``track_rejections``) is in ``scope`` under
+    ``CONNECTION_KEY``: at the end the key goes back to ``outer`` (or away),
+    so nothing is left in a cycle.
     """
+    keyed = connection.watcher is not None
     ending = Ending.RETURNED
     try:
         return await app(scope, connection.receive, connection)

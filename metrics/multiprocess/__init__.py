@@ -37,7 +37,6 @@ from .directory import (
     files_enabled,
     fold_dead_workers,
     join_run,
-    multiprocess_dir,
     prepare_directory,
 )
 from .worker_files import WorkerGauges
@@ -54,7 +53,6 @@ __all__ = [
     "fold_dead_workers",
     "join_run",
     "merged_registry",
-    "multiprocess_dir",
     "prepare_directory",
     "start_worker",
     "worker_tracker",
@@ -109,7 +107,7 @@ def worker_tracker(
 
 def start_worker(registry: CollectorRegistry, *, types: Iterable[str] = ()) -> SocketTracker:
     """This worker's tracker: run joined, files written, refreshed, finished at exit."""
-    from ..conf import get_settings
+    from ..conf import get_settings, multiprocess_dir
 
     directory = multiprocess_dir()
     if directory:

@@ -53,7 +53,6 @@ __all__ = [
     "fold_dead_workers",
     "join_run",
     "metric_files",
-    "multiprocess_dir",
     "prepare_directory",
     "writers",
 ]

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from ..conf import multiprocess_dir
 from ..contract import (
     AGE_OLDER,
     AGE_START_SUM,
@@ -65,7 +66,7 @@ from ..core.instruments import bucket_label
 from ..core.live import LiveSocket, LiveSockets
 from ..core.servers import server_name
 from ..label_values import CLOSE_LABELS, RECEIVED, SENT
-from .directory import files_enabled, fold_dead_workers, multiprocess_dir
+from .directory import files_enabled, fold_dead_workers
 
 logger = logging.getLogger(__name__)
 
