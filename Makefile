@@ -71,8 +71,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two runs, one settings module each (pytest-django takes one per run): the
+# product's tests on tests/settings.py, which names no part of the demo, then
+# the Vidai demo's tests (tests/demo/) on its own settings.
 pytest: $(STAMP) frontend
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --ds=tests.demo.settings tests/demo $(DEMO_PYTEST_ARGS)
 
 # The reference in docs/ as a site (mkdocs.yml), built strictly into a temporary
 # directory: a broken link or anchor, or a page missing from the nav, fails it.

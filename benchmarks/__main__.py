@@ -31,7 +31,7 @@ NAMES = (
 def _setup_django() -> None:
     # The benchmarks need settings (the exporter's defaults, the channel layer),
     # not a database; the test settings carry a throwaway secret key.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.demo.settings")
     import django
 
     django.setup()

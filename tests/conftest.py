@@ -1,30 +1,37 @@
-"""Shared fixtures: fresh registries, real servers, and system-tool lookup."""
+"""Shared fixtures: fresh registries and trackers, system-tool lookup.
+
+The product's tests run on ``tests.settings`` (no demo); ``tests/demo/``
+runs apart, on ``tests.demo.settings``, with the demo's own fixtures.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
-from django.db import connections
+from django.conf import settings
 from prometheus_client import CollectorRegistry
 
-from consultation.routing import websocket_urlpatterns
-from metrics.asgi.routes import tracked_endpoints
 from metrics.core.tracker import SocketTracker
 
-from .accounts import Accounts, create_accounts, seed
-from .servers import SERVERS, LiveServer, migrate, run_server
-
-# Vidai's socket types, as its routes declare them.
-VIDAI_TYPES = tuple(tracked_endpoints(websocket_urlpatterns))
+HERE = Path(__file__).resolve().parent
+DEMO_SETTINGS = "tests.demo.settings"
 
 # ASGI apps the test servers run; importing them here (doctest collection)
 # would declare their fault types in this process's default tracker.
 collect_ignore = ["asgi_app.py", "soak_app.py", "matrix"]
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The demo's tests only on the demo's settings; the product's only on the product's."""
+    demo_run = settings.SETTINGS_MODULE == DEMO_SETTINGS
+    if collection_path == HERE / "demo":
+        return None if demo_run else True
+    if demo_run and collection_path.suffix == ".py" and collection_path.parent == HERE:
+        return True
+    return None
 
 
 def require_tool(name: str) -> str:
@@ -45,44 +52,7 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def tracker(registry: CollectorRegistry) -> SocketTracker:
-    return SocketTracker(registry, types=VIDAI_TYPES)
+    """A tracker of the test project's socket types, on a fresh registry."""
+    from .routing import TYPES
 
-
-@pytest.fixture(scope="session")
-def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = str(tmp_path_factory.mktemp("db") / "vidai.sqlite3")
-    migrate(path)
-    seed(path)
-    return path
-
-
-@pytest.fixture(scope="session")
-def accounts(sqlite_path: str) -> Accounts:
-    """Sessions of the test users (tests/accounts.py) in the servers' shared database."""
-    return Accounts()
-
-
-@pytest.fixture(params=SERVERS)
-def asgi_server(request: pytest.FixtureRequest, sqlite_path: str) -> Iterator[LiveServer]:
-    """A real uvicorn, then a real daphne, serving the test ASGI app."""
-    with run_server(request.param, sqlite_path) as server:
-        yield server
-
-
-@pytest.fixture
-async def accounts_db(transactional_db: None) -> AsyncIterator[None]:
-    """The test accounts in pytest-django's database, for consumers driven in process.
-
-    Consumers query from asgiref's shared thread. Its connection to the
-    in-memory test database ignores close(), so it is dropped instead: left
-    there, the next test's consumers (Channels closes old connections before
-    each message) would touch it where the database is not allowed.
-    """
-    await database_sync_to_async(create_accounts)()
-    yield
-    await sync_to_async(_forget_connections)()
-
-
-def _forget_connections() -> None:
-    for connection in connections.all(initialized_only=True):
-        del connections[connection.alias]
+    return SocketTracker(registry, types=TYPES)

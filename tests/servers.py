@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def server_env(sqlite_path: str | None, **extra: str) -> dict[str, str]:
     """A test server's environment: Vidai's test settings unless ``extra`` names others."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.demo.settings", "PYTHONUNBUFFERED": "1"}
     if sqlite_path is not None:
         env["VIDAI_SQLITE_PATH"] = sqlite_path
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

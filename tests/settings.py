@@ -1,25 +1,38 @@
-"""Test settings: the project's settings with a throwaway secret key."""
+"""Settings of the product's tests: Django, Channels and the exporter, nothing of the demo.
 
-import os
+A minimal adopting project (``tests/routing.py``, ``tests/urls.py``), as a
+Channels team's own would be; the Vidai demo's tests run apart, on
+``tests.demo.settings`` (see CONTRIBUTING.md).
+"""
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
-# The test servers and clients speak plain http on loopback: production's opt-outs.
-os.environ.setdefault("VIDAI_SSL_REDIRECT", "0")
-os.environ.setdefault("VIDAI_SECURE_COOKIES", "0")
-os.environ.setdefault("VIDAI_HSTS_SECONDS", "0")
-
-from vidai.settings import *  # noqa: F403
-
-# Tests poll the status JSON far faster than any browser; the limiter's own
-# tests switch it back on with override_settings.
-VIDAI_METRICS = {
-    **VIDAI_METRICS,  # noqa: F405
-    "STATUS_RATE_LIMIT": os.environ.get("VIDAI_STATUS_RATE_LIMIT", "0"),
-}
-
-# Logging in is on many tests' path; the default hasher is slow on purpose.
-# Real-server tests hold many sockets per test user; the cap's own test sets
-# it low (an environment variable, as for any server, wins).
-VIDAI_WEBSOCKETS = {"SOCKETS_PER_USER": 500, **VIDAI_WEBSOCKETS}  # noqa: F405
-
+SECRET_KEY = "product-tests-only-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "channels",
+    # Optional: the exporter serves django-prometheus's families beside its own.
+    "django_prometheus",
+    "metrics",
+]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+ROOT_URLCONF = "tests.urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Logging in is on some tests' path; the default hasher is slow on purpose.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+VIDAI_METRICS = {
+    "WEBSOCKET_ROUTES": "tests.routing.websocket_urlpatterns",
+    # Tests poll the status JSON far faster than any browser; the limiter's
+    # own tests switch it back on with override_settings.
+    "STATUS_RATE_LIMIT": "0",
+}

@@ -1,4 +1,5 @@
 import logging
+import os
 import sys
 
 import pytest
@@ -9,7 +10,7 @@ from django.urls import path
 
 from metrics.conf import get_settings
 
-from .servers import run_command, server_env
+from .servers import ROOT, run_command
 
 
 def security_messages():
@@ -73,8 +74,8 @@ def test_an_untracked_route_warns() -> None:
     assert [(m.id, m.obj) for m in messages] == [("vidai_metrics.W002", "/ws/plain/")]
 
 
-@override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns"})
-def test_vidai_routes_are_all_tracked() -> None:
+@override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.routing.websocket_urlpatterns"})
+def test_the_projects_routes_are_all_tracked() -> None:
     assert [m for m in run_checks() if m.id.startswith("vidai_")] == []
 
 
@@ -155,9 +156,17 @@ def test_the_defaults_are_valid_and_limit_the_status_json() -> None:
         assert get_settings().status_cors_origins == ()
 
 
-def test_manage_py_check_reports_an_invalid_setting_without_a_traceback(sqlite_path) -> None:
-    env = server_env(sqlite_path, VIDAI_STATUS_RATE_LIMIT="many")
-    done = run_command(sys.executable, "manage.py", "check", env=env, ok=False)
+def test_manage_py_check_reports_an_invalid_setting_without_a_traceback(tmp_path) -> None:
+    (tmp_path / "invalid_settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n"
+        "VIDAI_METRICS = {**VIDAI_METRICS, 'STATUS_RATE_LIMIT': 'many'}  # noqa: F405\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "invalid_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+    done = run_command(sys.executable, "-m", "django", "check", env=env, ok=False)
     assert done.returncode == 1
     assert "vidai_metrics.E003" in done.stderr
     assert "STATUS_RATE_LIMIT" in done.stderr
@@ -173,7 +182,7 @@ def test_a_setting_of_an_earlier_release_warns() -> None:
 
 @override_settings(
     VIDAI_METRICS={
-        "WEBSOCKET_ROUTES": "consultation.routing.websocket_urlpatterns",
+        "WEBSOCKET_ROUTES": "tests.routing.websocket_urlpatterns",
         "CONNECTION_LIMIT_BY_TYPE": {"call": 100, "cal": 50},
     }
 )

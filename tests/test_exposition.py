@@ -12,8 +12,8 @@ from metrics.core.buckets import BucketCounts
 from metrics.core.live import LiveSockets
 from metrics.core.tracker import SocketTracker
 
-from .conftest import VIDAI_TYPES, require_tool
-from .servers import run_server
+from .conftest import require_tool
+from .routing import TYPES
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = 1_800_000_000.0
@@ -26,7 +26,7 @@ def pinned_exposition(monkeypatch: pytest.MonkeyPatch) -> CollectorRegistry:
     clock_ns = [int(NOW * 1e9)]
     live = LiveSockets(clock_ns=lambda: clock_ns[0], monotonic_ns=lambda: clock_ns[0])
     registry = CollectorRegistry()
-    tracker = SocketTracker(registry, types=VIDAI_TYPES, live=live)
+    tracker = SocketTracker(registry, types=TYPES, live=live)
     calls = [tracker.opened("call") for _ in range(3)]
     tracker.opened("stt_room", user_id="1")
     clock_ns[0] += 90 * 1_000_000_000
@@ -71,16 +71,6 @@ def test_promtool_flags_a_broken_exposition() -> None:
     """The check above could fail: promtool does reject a malformed exposition."""
     broken = b"# TYPE vidai_websocket_connections gauge\nvidai_websocket_connections{type=call} x\n"
     assert promtool_check(broken).returncode != 0
-
-
-@pytest.mark.server
-def test_promtool_accepts_a_real_servers_metrics(sqlite_path: str) -> None:
-    with run_server("uvicorn", sqlite_path) as server:
-        server.get("/consultation/socket-status/")
-        status, body = server.get("/metrics")
-    assert status == 200
-    result = promtool_check(body)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_plain_histograms_label_their_buckets_as_prometheus_client_does() -> None:

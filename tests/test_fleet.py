@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 
 from metrics.http.fleet import PrometheusFleet, default_fleet, fleet_query, parse_reading
 
-STATUS_URL = "/consultation/socket-status/"
+STATUS_URL = "/socket-status/"
 
 
 def vector(*series: tuple[dict[str, str], str]) -> dict[str, Any]:

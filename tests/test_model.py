@@ -29,10 +29,9 @@ from prometheus_client import CollectorRegistry
 from metrics import label_values, track
 from metrics.core.tracker import SocketTracker
 
-from .conftest import VIDAI_TYPES
+from .routing import TYPES
 
 PROCESSES = 3
-TYPES = VIDAI_TYPES
 CLOSE_CODES = st.sampled_from([1000, 1001, 1002, 1005, 1006, 1008, 1011, 1012, 3000, 4403, 2500])
 
 

@@ -2,15 +2,16 @@ import logging
 
 import pytest
 
-from consultation.routing import websocket_urlpatterns
 from metrics.contrib.redaction import RedactSocketPaths, redact
+
+from .routing import websocket_urlpatterns
 
 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ('"WebSocket /ws/stt/room/?role=doctor&name=Jane" [accepted]',
-         '"WebSocket /ws/stt/room/?[redacted]" [accepted]'),
+        ('"WebSocket /ws/stt/?role=doctor&name=Jane" [accepted]',
+         '"WebSocket /ws/stt/?[redacted]" [accepted]'),
         ('"WebSocket /ws/call/Jane-Doe-room/" 403', '"WebSocket /ws/call/<room>/" 403'),
         ('"WebSocket /ws/anything/Jane/?x=1" 403', '"WebSocket [unrouted path]" 403'),
     ],
@@ -20,8 +21,8 @@ def test_websocket_paths_become_route_templates(line: str, expected: str) -> Non
 
 
 def test_http_paths_only_lose_their_query_strings() -> None:
-    line = '"GET /consultation/socket-status/?name=Jane HTTP/1.1" 200'
-    assert redact(line) == '"GET /consultation/socket-status/?[redacted] HTTP/1.1" 200'
+    line = '"GET /socket-status/?name=Jane HTTP/1.1" 200'
+    assert redact(line) == '"GET /socket-status/?[redacted] HTTP/1.1" 200'
     assert redact("GET /metrics 200") == "GET /metrics 200"
 
 
@@ -43,9 +44,9 @@ def test_filter_rewrites_message_and_arguments() -> None:
         ('"GET /ws/call/Jane-Doe-room/ HTTP/1.1" 404', '"GET /ws/call/<room>/ HTTP/1.1" 404'),
         ('"GET /ws/call/Jane/extra/?name=Jane HTTP/1.1" 404', '"GET [unrouted path] HTTP/1.1" 404'),
         ('"POST /ws/Jane-Doe/ HTTP/1.1" 404', '"POST [unrouted path] HTTP/1.1" 404'),
-        ('"GET /ws/stt/room/?name=Jane HTTP/1.1" 404',
-         '"GET /ws/stt/room/?[redacted] HTTP/1.1" 404'),
-        ('"GET /consultation/Jane/ HTTP/1.1" 404', '"GET /consultation/Jane/ HTTP/1.1" 404'),
+        ('"GET /ws/stt/?name=Jane HTTP/1.1" 404',
+         '"GET /ws/stt/?[redacted] HTTP/1.1" 404'),
+        ('"GET /accounts/Jane/ HTTP/1.1" 404', '"GET /accounts/Jane/ HTTP/1.1" 404'),
     ],
 )  # fmt: skip
 def test_http_requests_for_websocket_paths_are_templated_too(line: str, expected: str) -> None:
@@ -66,10 +67,10 @@ def test_prefixes_follow_a_settings_change() -> None:
 
     from metrics.contrib.redaction import routes_and_prefixes
 
-    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/")
+    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/", "/ws/stt/rooms/")
     with override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.test_redaction.NO_ROUTES"}):
         assert routes_and_prefixes() == ([], ())
-    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/")
+    assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/", "/ws/stt/rooms/")
 
 
 NO_ROUTES: list[object] = []

@@ -10,7 +10,7 @@ from metrics.core.instruments import HANDSHAKE, HANDSHAKE_BUCKETS
 from metrics.core.tracker import SocketTracker, declare_type
 from metrics.multiprocess import merged_registry
 
-from .conftest import VIDAI_TYPES
+from .routing import TYPES
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
@@ -18,7 +18,7 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | Non
 
 
 def test_every_known_type_starts_at_zero(registry: CollectorRegistry, tracker: SocketTracker):
-    for socket_type in VIDAI_TYPES:
+    for socket_type in TYPES:
         assert sample(registry, "vidai_websocket_connections", type=socket_type) == 0
         assert sample(registry, "vidai_websocket_connections_opened_total", type=socket_type) == 0
         assert (
@@ -94,21 +94,21 @@ def test_socket_type_names_are_code_identifiers(name: str) -> None:
 @override_settings(
     VIDAI_METRICS={
         "CONNECTION_LIMIT": 5000,
-        "CONNECTION_LIMIT_BY_TYPE": dict.fromkeys(VIDAI_TYPES, 1),
+        "CONNECTION_LIMIT_BY_TYPE": dict.fromkeys(TYPES, 1),
     }
 )
 def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: SocketTracker):
     """Every label combination the contract allows, at once: well under 400 series."""
     for socket_type, reason_code, initiator in itertools.product(
-        VIDAI_TYPES, (1000, 1001, 1002, 1008, 1011, 1012, 1006, 4000, 2000), label_values.INITIATORS
+        TYPES, (1000, 1001, 1002, 1008, 1011, 1012, 1006, 4000, 2000), label_values.INITIATORS
     ):
         tracker.closed(tracker.opened(socket_type), code=reason_code, initiator=initiator)
-    for socket_type, reason in itertools.product(VIDAI_TYPES, label_values.REJECT_REASONS):
+    for socket_type, reason in itertools.product(TYPES, label_values.REJECT_REASONS):
         tracker.rejected(socket_type, reason)
     tracker.rejected("unknown", "no_route")
-    for socket_type in (*VIDAI_TYPES, "unknown"):
+    for socket_type in (*TYPES, "unknown"):
         tracker.handshake_done(socket_type, 0.01)
-    for socket_type in VIDAI_TYPES:
+    for socket_type in TYPES:
         counts = tracker.frame_counts(socket_type)
         counts.received = counts.received_bytes = counts.sent = counts.sent_bytes = 1
     for stage in ("open", "frame", "close", "reject"):
@@ -116,12 +116,12 @@ def test_worst_case_series_stay_bounded(registry: CollectorRegistry, tracker: So
     families = text_string_to_metric_families(generate_latest(registry).decode())
     series = [s for f in families for s in f.samples if not s.name.endswith("_created")]
     closed = [s for s in series if s.name == "vidai_websocket_connections_closed_total"]
-    assert len(closed) == len(VIDAI_TYPES) * len(label_values.CLOSE_LABELS)
+    assert len(closed) == len(TYPES) * len(label_values.CLOSE_LABELS)
     handshakes = [s for s in series if s.name.startswith(HANDSHAKE)]
     # Only `type`: one bucket per bound, +Inf, _sum and _count, per type and for unknown.
     assert {label for s in handshakes for label in s.labels} <= {"type", "le"}
-    assert len(handshakes) == (len(VIDAI_TYPES) + 1) * (len(HANDSHAKE_BUCKETS) + 3)
-    assert len([s for s in series if s.name == LIMIT]) == len(VIDAI_TYPES) + 1
+    assert len(handshakes) == (len(TYPES) + 1) * (len(HANDSHAKE_BUCKETS) + 3)
+    assert len([s for s in series if s.name == LIMIT]) == len(TYPES) + 1
     assert len(series) < 400
 
 

@@ -8,10 +8,11 @@ from django.test import Client, override_settings
 
 from metrics import SocketStatusService
 
+from .routing import TYPES
 from .servers import parse_samples, value
 
-STATUS_URL = "/consultation/socket-status/"
-VIDAI_TYPES = ["call", "stt", "stt_room", "stt_sales", "stt_admin"]
+STATUS_URL = "/socket-status/"
+LIST_URL = "/sockets/"
 
 
 @pytest.fixture
@@ -77,12 +78,12 @@ def test_status_json_has_the_documented_schema(client: Client) -> None:
         "oldest_connection_age_seconds", "source",
     }  # fmt: skip
     assert body["active"] is True
-    assert list(body["sockets_by_type"]) == VIDAI_TYPES
+    assert list(body["sockets_by_type"]) == list(TYPES)
     assert body["total_sockets"] == sum(body["sockets_by_type"].values())
     assert body["ws_endpoints"] == {
         "call": "/ws/call/<room>/",
         "stt": "/ws/stt/",
-        "stt_room": "/ws/stt/room/?consultation=<consultation>",
+        "stt_room": "/ws/stt/rooms/<room>/",
         "stt_sales": "/ws/stt/sales/",
         "stt_admin": "/ws/stt/admin/",
     }
@@ -95,7 +96,7 @@ def test_status_json_and_metrics_agree(client: Client, sockets) -> None:
         sockets(socket_type)
     body = client.get(STATUS_URL).json()
     samples = parse_samples(client.get("/metrics").content.decode())
-    for socket_type in VIDAI_TYPES:
+    for socket_type in list(TYPES):
         assert body["sockets_by_type"][socket_type] == value(
             samples, "vidai_websocket_connections", type=socket_type
         )
@@ -195,13 +196,13 @@ def test_endpoints_work_under_login_required_middleware(client: Client) -> None:
 @pytest.mark.django_db
 def test_socket_list_is_for_staff_only(client: Client, django_user_model, sockets) -> None:
     sockets("call")
-    assert client.get(STATUS_URL + "sockets/").status_code == 403
+    assert client.get(LIST_URL).status_code == 403
     clinician = django_user_model.objects.create_user("clinician", password="pw-1")
     client.force_login(clinician)
-    assert client.get(STATUS_URL + "sockets/").status_code == 403
+    assert client.get(LIST_URL).status_code == 403
     staff = django_user_model.objects.create_user("staff", password="pw-2", is_staff=True)
     client.force_login(staff)
-    response = client.get(STATUS_URL + "sockets/")
+    response = client.get(LIST_URL)
     assert response.status_code == 200
     listed = response.json()["sockets"]
     assert {"id", "type", "since", "age_seconds", "user_id"} == set(listed[0])

@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .accounts import CONSULTATION_A, Accounts, user_id
-from .servers import LiveServer, SeriesKey, value
+from ..accounts import CONSULTATION_A, Accounts, user_id
+from ..servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
 

@@ -21,8 +21,8 @@ from websockets.asyncio.client import connect
 from metrics.core.tracker import SocketTracker
 from metrics.http.listener import process_registry
 
-from .consumers import BUSY_FRAME_SECONDS
-from .servers import (
+from ..consumers import BUSY_FRAME_SECONDS
+from ..servers import (
     ROOT,
     LiveServer,
     SeriesKey,
@@ -33,8 +33,8 @@ from .servers import (
     server_env,
     value,
 )
+from ..workers import run_gunicorn
 from .test_real_servers import OPEN, OPENED, closed_total
-from .workers import run_gunicorn
 
 pytestmark = pytest.mark.server
 

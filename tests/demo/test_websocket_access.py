@@ -17,8 +17,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .accounts import CONSULTATION_A, CONSULTATION_B, USERS, Accounts, login, logout
-from .servers import SERVERS, LiveServer, SeriesKey, run_server, value
+from ..accounts import CONSULTATION_A, CONSULTATION_B, USERS, Accounts, login, logout
+from ..servers import SERVERS, LiveServer, SeriesKey, run_server, value
 
 pytestmark = pytest.mark.server
 

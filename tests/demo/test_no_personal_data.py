@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 
 from consultation.remote import LoginFailed
 
-from .accounts import CONSULTATION_A, USERS, Accounts, login
-from .servers import SERVERS, LiveServer, run_server
+from ..accounts import CONSULTATION_A, USERS, Accounts, login
+from ..servers import SERVERS, LiveServer, run_server
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
 

@@ -17,7 +17,7 @@ import pytest
 
 from vidai.serving import MAX_REQUEST_HEAD_BYTES, uvicorn_args
 
-from .servers import (
+from ..servers import (
     SERVERS,
     STATUS_PATH,
     LiveServer,
@@ -27,7 +27,7 @@ from .servers import (
     run_command,
     run_server,
 )
-from .workers import run_gunicorn
+from ..workers import run_gunicorn
 
 pytestmark = pytest.mark.server
 

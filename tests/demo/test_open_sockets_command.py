@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from .accounts import CONSULTATION_A, PASSWORD
+from ..accounts import CONSULTATION_A, PASSWORD
+from ..servers import ROOT, LiveServer, free_port, run_server, server_env
 from .conftest import VIDAI_TYPES
-from .servers import ROOT, LiveServer, free_port, run_server, server_env
 
 TYPES = VIDAI_TYPES
 ROOM = ["--consultation", str(CONSULTATION_A)]

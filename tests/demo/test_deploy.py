@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 
 from vidai.asgi import STATUS_PATH
 
-from .servers import ROOT
+from ..servers import ROOT
 
 DEPLOY = ROOT / "deploy"
 

@@ -11,9 +11,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from metrics import label_values
 
-from .accounts import CONSULTATION_A, Accounts
+from ..accounts import CONSULTATION_A, Accounts
+from ..servers import LiveServer, SeriesKey, value
 from .conftest import VIDAI_TYPES
-from .servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
 

@@ -12,9 +12,9 @@ from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
-from .conftest import require_tool
-from .servers import ROOT, run_command
-from .workers import run_redis
+from ..conftest import require_tool
+from ..servers import ROOT, run_command
+from ..workers import run_redis
 
 SETTINGS = ROOT / "vidai" / "settings.py"
 # A key check --deploy accepts: long, varied, not Django's insecure prefix.

@@ -27,11 +27,11 @@ from websockets.sync.client import ClientConnection, connect
 
 from consultation.pages import ENTRY
 
-from .accounts import CONSULTATION_A, PASSWORD, Accounts, create_accounts
-from .browser import PageWatch, chromium, fresh_output_dir, require_bundle, set_visibility
-from .browser import unhandled_rejections as rejections
-from .conftest import require_tool
-from .servers import LiveServer, free_port, run_server
+from ..accounts import CONSULTATION_A, PASSWORD, Accounts, create_accounts
+from ..browser import PageWatch, chromium, fresh_output_dir, require_bundle, set_visibility
+from ..browser import unhandled_rejections as rejections
+from ..conftest import require_tool
+from ..servers import LiveServer, free_port, run_server
 
 PAGE_URLS = ["/", "/consultation/socket-status/ui/"]
 STATUS_PATH = "/consultation/socket-status/"

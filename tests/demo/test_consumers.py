@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 
 from consultation.routing import websocket_urlpatterns
 
-from .accounts import CONSULTATION_A, db_user
+from ..accounts import CONSULTATION_A, db_user
 from .conftest import VIDAI_TYPES
 
 # The consumers read participants from the database.

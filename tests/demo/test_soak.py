@@ -24,9 +24,9 @@ from collections.abc import Awaitable
 import pytest
 from websockets.asyncio.client import connect
 
-from .accounts import CONSULTATION_A, Accounts
-from .servers import LiveServer, run_server, value
-from .soak_app import HEAP_PATH
+from ..accounts import CONSULTATION_A, Accounts
+from ..servers import LiveServer, run_server, value
+from ..soak_app import HEAP_PATH
 
 pytestmark = [
     pytest.mark.server,

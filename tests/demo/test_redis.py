@@ -17,11 +17,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from .accounts import CONSULTATION_A, Accounts, login, logout
-from .conftest import VIDAI_TYPES, require_tool
-from .prometheus import run_prometheus
-from .servers import LiveServer, free_port, run_server, value
-from .workers import run_redis
+from ..accounts import CONSULTATION_A, Accounts, login, logout
+from ..conftest import require_tool
+from ..prometheus import run_prometheus
+from ..servers import LiveServer, free_port, run_server, value
+from ..workers import run_redis
+from .conftest import VIDAI_TYPES
 
 pytestmark = [pytest.mark.server, pytest.mark.system_tool]
 

@@ -8,8 +8,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from .accounts import CONSULTATION_A, Accounts
-from .servers import LiveServer, SeriesKey, value
+from ..accounts import CONSULTATION_A, Accounts
+from ..servers import LiveServer, SeriesKey, value
 
 pytestmark = pytest.mark.server
 

@@ -16,11 +16,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from metrics.ops_assets import RULES_PATH, Config, write
 from metrics.ops_assets.dashboard import panel_queries
 
-from .accounts import CONSULTATION_A, Accounts
-from .conftest import require_tool
-from .prometheus import LivePrometheus, run_prometheus
-from .servers import LiveServer
-from .workers import run_gunicorn
+from ..accounts import CONSULTATION_A, Accounts
+from ..conftest import require_tool
+from ..prometheus import LivePrometheus, run_prometheus
+from ..servers import LiveServer
+from ..workers import run_gunicorn
 
 pytestmark = [pytest.mark.server, pytest.mark.system_tool]
 
