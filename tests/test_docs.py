@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry
 from metrics import SocketTracker
 from metrics.multiprocess.worker_files import WORKER_REFRESH
 
+from .integration.test_adoption import adoption_snippets
 from .servers import ROOT
-from .test_adoption import adoption_snippets
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"

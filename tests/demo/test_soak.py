@@ -10,7 +10,7 @@ Nothing here depends on how fast the machine is: open sockets are counted by
 the clients (a scrape of a saturated server can take longer than the load
 lasts), scrapes that time out are retried, and memory is what the server
 retains after a full garbage collection (``tests/soak_app.py``), compared
-with the same measure after an identical warm-up round. tests/test_memory.py
+with the same measure after an identical warm-up round. tests/asgi/test_memory.py
 counts what one closed socket leaves behind exactly.
 """
 

@@ -22,9 +22,9 @@ from markdown.extensions.toc import slugify
 
 from metrics.ops_assets import Config
 
-from .conftest import require_tool
+from ..conftest import require_tool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS = ROOT / "prometheus"
 CONFIG = PROMETHEUS / "prometheus.yml"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))

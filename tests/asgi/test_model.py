@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry
 from metrics import label_values, track
 from metrics.core.tracker import SocketTracker
 
-from .routing import TYPES
+from ..routing import TYPES
 
 PROCESSES = 3
 CLOSE_CODES = st.sampled_from([1000, 1001, 1002, 1005, 1006, 1008, 1011, 1012, 3000, 4403, 2500])

@@ -12,8 +12,8 @@ from metrics.core.buckets import BucketCounts
 from metrics.core.live import LiveSockets
 from metrics.core.tracker import SocketTracker
 
-from .conftest import require_tool
-from .routing import TYPES
+from ..conftest import require_tool
+from ..routing import TYPES
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = 1_800_000_000.0

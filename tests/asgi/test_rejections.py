@@ -12,7 +12,7 @@ from django.urls import path, re_path
 from metrics import REFUSAL_CODES, track, track_rejections, unrouted
 from metrics.asgi.tracking import CONNECTION_KEY, Connection
 
-from .consumers import Deny, Echo
+from ..consumers import Deny, Echo
 from .test_tracking import assert_balanced, value
 
 REJECTED = "vidai_websocket_connections_rejected_total"

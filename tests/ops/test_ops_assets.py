@@ -14,8 +14,8 @@ import yaml
 from metrics.ops_assets import PATHS, PROMETHEUS_RULE_PATH, RULES_PATH, Config, render
 from metrics.ops_assets.__main__ import main
 
-from .conftest import require_tool
-from .servers import ROOT, run_command
+from ..conftest import require_tool
+from ..servers import ROOT, run_command
 
 REGENERATE = "run `make ops-assets` (python -m metrics.ops_assets) and commit the result"
 

@@ -26,8 +26,8 @@ from metrics.core import instruments
 from metrics.ops_assets import DASHBOARD_PATH, DASHBOARD_UID, Config
 from metrics.ops_assets.dashboard import panel_queries, render
 
-from .conftest import require_tool
-from .servers import ROOT
+from ..conftest import require_tool
+from ..servers import ROOT
 
 CONFIG = Config()
 OUTPUT = ROOT / DASHBOARD_PATH

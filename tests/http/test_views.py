@@ -8,8 +8,8 @@ from django.test import Client, override_settings
 
 from metrics import SocketStatusService
 
-from .routing import TYPES
-from .servers import parse_samples, value
+from ..routing import TYPES
+from ..servers import parse_samples, value
 
 STATUS_URL = "/socket-status/"
 LIST_URL = "/sockets/"

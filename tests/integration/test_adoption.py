@@ -25,7 +25,7 @@ from websockets.exceptions import InvalidStatus
 
 from metrics import label_values
 
-from .servers import ROOT, LiveServer, answers, free_port, run_command, running, value
+from ..servers import ROOT, LiveServer, answers, free_port, run_command, running, value
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(600)]
 

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from metrics import REFUSAL_CODES, REJECT_REASONS, track, unrouted
 from metrics.core.tracker import SocketTracker
 
-from .consumers import Deny, Echo, RaiseAfterAccept, RaiseBeforeAccept
+from ..consumers import Deny, Echo, RaiseAfterAccept, RaiseBeforeAccept
 
 CLOSED = "vidai_websocket_connections_closed_total"
 

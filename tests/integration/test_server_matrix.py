@@ -35,8 +35,8 @@ from prometheus_client import generate_latest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .matrix.consumers import CANCELLED, HEARD, SERVER_CLOSE_CODE
-from .servers import (
+from ..matrix.consumers import CANCELLED, HEARD, SERVER_CLOSE_CODE
+from ..servers import (
     LiveServer,
     SeriesKey,
     answers,
@@ -797,8 +797,8 @@ def listens_on(pid: int, port: int) -> bool:
 
 # --- docs/servers.md ---------------------------------------------------------------------
 
-SERVERS_DOC = Path(__file__).resolve().parent.parent / "docs" / "servers.md"
-TABLE_BEGIN = "<!-- server matrix: begin (tests/test_server_matrix.py) -->"
+SERVERS_DOC = Path(__file__).resolve().parents[2] / "docs" / "servers.md"
+TABLE_BEGIN = "<!-- server matrix: begin (tests/integration/test_server_matrix.py) -->"
 TABLE_END = "<!-- server matrix: end -->"
 COLUMNS = {
     CLIENT_CLOSE: "client closes (1000)",

@@ -1,7 +1,7 @@
 """The npm package as other apps get it: packed, installed from the tarball, built.
 
 ``npm pack`` in ``frontend/`` (its ``prepack`` builds the library), then the
-three apps in ``tests/npm_apps/`` are copied to a temporary folder, installed
+three apps in ``tests/integration/npm_apps/`` are copied to a temporary folder, installed
 at the versions their lockfile pins (one npm workspace, npm's cache shared
 with the machine's) and the tarball installed into each, as a user would:
 
@@ -29,8 +29,8 @@ from typing import NoReturn
 
 import pytest
 
-from .conftest import require_tool
-from .servers import ROOT, run_command
+from ..conftest import require_tool
+from ..servers import ROOT, run_command
 
 pytestmark = [pytest.mark.system_tool, pytest.mark.timeout(300)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from metrics.contrib.redaction import RedactSocketPaths, redact
 
-from .routing import websocket_urlpatterns
+from ..routing import websocket_urlpatterns
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,8 @@ def test_prefixes_follow_a_settings_change() -> None:
     from metrics.contrib.redaction import routes_and_prefixes
 
     assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/", "/ws/stt/rooms/")
-    with override_settings(VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.test_redaction.NO_ROUTES"}):
+    no_routes = {"WEBSOCKET_ROUTES": "tests.contrib.test_redaction.NO_ROUTES"}
+    with override_settings(VIDAI_METRICS=no_routes):
         assert routes_and_prefixes() == ([], ())
     assert routes_and_prefixes()[1] == ("/ws/", "/ws/call/", "/ws/stt/rooms/")
 

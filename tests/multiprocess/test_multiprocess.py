@@ -40,7 +40,7 @@ from metrics.multiprocess import (
 )
 from metrics.multiprocess.processes import alive, start_ticks
 
-from .routing import TYPES
+from ..routing import TYPES
 
 OPEN = "vidai_websocket_connections"
 OPENED = "vidai_websocket_connections_opened_total"

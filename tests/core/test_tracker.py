@@ -10,7 +10,7 @@ from metrics.core.instruments import HANDSHAKE, HANDSHAKE_BUCKETS
 from metrics.core.tracker import SocketTracker, declare_type
 from metrics.multiprocess import merged_registry
 
-from .routing import TYPES
+from ..routing import TYPES
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

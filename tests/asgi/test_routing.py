@@ -59,7 +59,7 @@ def test_routes_are_found_through_protocol_router_and_middleware() -> None:
     assert find_routes(lambda scope, receive, send: None) is None
 
 
-@override_settings(ASGI_APPLICATION="tests.test_routing.foreign_application", VIDAI_METRICS={})
+@override_settings(ASGI_APPLICATION="tests.asgi.test_routing.foreign_application", VIDAI_METRICS={})
 def test_without_websocket_routes_the_asgi_application_names_the_types() -> None:
     assert get_settings().websocket_routes is None
     assert project_routes() == chat_routes
@@ -67,7 +67,7 @@ def test_without_websocket_routes_the_asgi_application_names_the_types() -> None
 
 
 @override_settings(
-    VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.test_routing.chat_routes"}, ASGI_APPLICATION=None
+    VIDAI_METRICS={"WEBSOCKET_ROUTES": "tests.asgi.test_routing.chat_routes"}, ASGI_APPLICATION=None
 )
 def test_websocket_routes_name_them_explicitly() -> None:
     assert ws_endpoints() == {"chat": "/ws/chat/<room>/"}

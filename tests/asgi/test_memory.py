@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 
 from metrics import track
 
-from .consumers import Echo
+from ..consumers import Echo
 
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
