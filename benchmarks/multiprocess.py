@@ -107,7 +107,7 @@ def _sleepers(count: int) -> Iterator[list[int]]:
 
 
 def _render_workers(directory: str, pids: list[int]) -> list[Result]:
-    from metrics.multiprocess import MultiProcessSocketCollector, WorkerGauges
+    from metrics.multiprocess import MultiProcessSocketCollector, WorkerFilePublisher
 
     single = fresh_tracker()
     for i in range(WORKERS * OPEN_PER_WORKER):
@@ -116,7 +116,7 @@ def _render_workers(directory: str, pids: list[int]) -> list[Result]:
         worker = _worker_tracker(directory, pid)
         for i in range(OPEN_PER_WORKER):
             worker.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
-        assert isinstance(worker.publisher, WorkerGauges)
+        assert isinstance(worker.publisher, WorkerFilePublisher)
         worker.publisher.refresh()
     merged = CollectorRegistry()
     merged.register(MultiProcessSocketCollector(directory))

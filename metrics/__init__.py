@@ -12,6 +12,7 @@ cheap (a gunicorn master imports it for its hooks).
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from .asgi.tracking import TrackedSocket, UnroutedSocket, track, unrouted
@@ -19,7 +20,7 @@ from .core.tracker import SocketTracker, default_tracker
 from .label_values import CLOSE_REASONS, REFUSAL_CODES, REJECT_REASONS, close_reason, refusal_reason
 
 if TYPE_CHECKING:
-    from .asgi.rejections import RejectionTracker, track_rejections
+    from .asgi.rejections import TrackRejectionsMiddleware, track_rejections
     from .http.fastpath import StatusFastPath
     from .http.listener import start_metrics_listener, with_metrics_listener
     from .http.services import SocketStatusService
@@ -28,10 +29,10 @@ __all__ = [
     "CLOSE_REASONS",
     "REFUSAL_CODES",
     "REJECT_REASONS",
-    "RejectionTracker",
     "SocketStatusService",
     "SocketTracker",
     "StatusFastPath",
+    "TrackRejectionsMiddleware",
     "TrackedSocket",
     "UnroutedSocket",
     "close_reason",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "RejectionTracker": "asgi.rejections",
+    "TrackRejectionsMiddleware": "asgi.rejections",
     "SocketStatusService": "http.services",
     "StatusFastPath": "http.fastpath",
     "start_metrics_listener": "http.listener",
@@ -54,7 +55,15 @@ _LAZY = {
 }
 
 
+# Names that moved: old name -> new name, each still served with a DeprecationWarning.
+_RENAMED = {"RejectionTracker": "TrackRejectionsMiddleware"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"metrics.{name} is now metrics.{new}", DeprecationWarning, stacklevel=2)
+        return __getattr__(new)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'metrics' has no attribute {name!r}")

@@ -28,7 +28,7 @@ from collections.abc import Awaitable
 from asgiref.sync import markcoroutinefunction
 
 from .. import label_values
-from ..core.tracker import SocketTracker, default_tracker
+from ..core.tracker import SocketTracker, tracker_or_default
 from .routes import find_routes, inner_app, matching_route, project_routes
 from .tracking import (
     CONNECTION_KEY,
@@ -44,7 +44,7 @@ from .types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RejectionTracker", "track_rejections"]
+__all__ = ["TrackRejectionsMiddleware", "track_rejections"]
 
 
 def _full_path(scope: Scope) -> str:
@@ -61,7 +61,7 @@ def _routed_path(scope: Scope) -> str:
     return remaining if isinstance(remaining, str) else _full_path(scope)
 
 
-class RejectionTracker:
+class TrackRejectionsMiddleware:
     """ASGI wrapper counting refused handshakes that no tracked route counted (see module)."""
 
     def __init__(self, app: ASGIApp, *, tracker: SocketTracker | None = None) -> None:
@@ -108,7 +108,7 @@ class RejectionTracker:
 
     def count_refusal(self, scope: Scope, reason: str, started: float) -> None:
         """Count a handshake refused before any tracked route took it."""
-        tracker = self._tracker if self._tracker is not None else default_tracker()
+        tracker = tracker_or_default(self._tracker)
         try:
             socket_type, reason = self._type_and_reason(scope, reason)
             tracker.rejected(socket_type, reason)
@@ -120,6 +120,8 @@ class RejectionTracker:
             tracker.tracking_error("reject")
 
 
-def track_rejections(app: ASGIApp, *, tracker: SocketTracker | None = None) -> RejectionTracker:
+def track_rejections(
+    app: ASGIApp, *, tracker: SocketTracker | None = None
+) -> TrackRejectionsMiddleware:
     """Wrap a whole WebSocket stack so that handshakes refused before the routes are counted."""
-    return RejectionTracker(app, tracker=tracker)
+    return TrackRejectionsMiddleware(app, tracker=tracker)

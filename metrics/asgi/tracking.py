@@ -28,7 +28,7 @@ from asgiref.sync import markcoroutinefunction
 
 from .. import label_values
 from ..core.frames import FrameCounts
-from ..core.tracker import SocketTracker, declare_type, default_tracker, valid_type
+from ..core.tracker import SocketTracker, declare_type, tracker_or_default, valid_type
 from .types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -371,7 +371,7 @@ class TrackedSocket:
     @property
     def tracker(self) -> SocketTracker:
         """The tracker this route counts into (the process default unless injected)."""
-        return self._tracker if self._tracker is not None else default_tracker()
+        return tracker_or_default(self._tracker)
 
     @property
     def _path_routing(self) -> bool:
@@ -437,7 +437,7 @@ class UnroutedSocket:
             started = outer.started
             if outer.stage is Stage.WATCHING:
                 outer.settle()
-        tracker = self._tracker if self._tracker is not None else default_tracker()
+        tracker = tracker_or_default(self._tracker)
         try:
             tracker.rejected(label_values.UNKNOWN_TYPE, label_values.NO_ROUTE)
             tracker.handshake_done(label_values.UNKNOWN_TYPE, time.perf_counter() - started)

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..conf import multiprocess_dir
 from ..multiprocess.directory import LISTENER_PROCESS, archive_dead_worker
-from ..multiprocess.worker_files import WorkerGauges
+from ..multiprocess.worker_files import WorkerFilePublisher
 
 __all__ = [
     "child_exit",
@@ -62,11 +62,11 @@ def post_worker_init(worker: Any) -> None:
     from ..conf import get_settings
     from ..core.tracker import default_tracker
 
-    gauges = default_tracker().publisher
-    if not isinstance(gauges, WorkerGauges):
+    publisher = default_tracker().publisher
+    if not isinstance(publisher, WorkerFilePublisher):
         raise RuntimeError("the default tracker is not writing worker files")
     # Started again here in case the tracker was made before the fork (preload_app).
-    gauges.start(get_settings().worker_refresh_seconds)
+    publisher.start(get_settings().worker_refresh_seconds)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

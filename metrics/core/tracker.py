@@ -288,3 +288,12 @@ def default_tracker() -> SocketTracker:
                 factory = _factory or SocketTracker
                 _default = factory(REGISTRY, types=tuple(_declared_types))
     return _default
+
+
+def tracker_or_default(tracker: SocketTracker | None) -> SocketTracker:
+    """Return ``tracker``, or the process's default tracker when it is None.
+
+    What every wrapper and service given ``tracker=None`` calls at use, not at
+    construction: the default is made once Django's settings are known.
+    """
+    return tracker if tracker is not None else default_tracker()

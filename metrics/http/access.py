@@ -8,31 +8,23 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
 
 from ..conf import LOOPBACK_NETWORKS, ExporterSettings, IPNetwork, get_settings
+from .answers import Answer
 from .clients import resolve_client
 
 _LOOPBACK = tuple(ipaddress.ip_network(net) for net in LOOPBACK_NETWORKS)
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """The answer to a scraper that may not read: status, headers and body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+def _forbidden() -> Answer:
+    return Answer(403, {"Content-Type": "text/plain"}, b"Forbidden\n")
 
 
-_FORBIDDEN = Refusal(403, (("Content-Type", "text/plain"),), b"Forbidden\n")
-_UNAUTHORIZED = Refusal(
-    401,
-    (("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')),
-    b"Unauthorized\n",
-)
+def _unauthorized() -> Answer:
+    headers = {"Content-Type": "text/plain", "WWW-Authenticate": 'Bearer realm="metrics"'}
+    return Answer(401, headers, b"Unauthorized\n")
 
 
 def _bearer_token(authorization: str) -> str | None:
@@ -49,20 +41,20 @@ def allowed_networks(config: ExporterSettings) -> tuple[IPNetwork, ...] | None:
     return None if config.token else _LOOPBACK
 
 
-def scrape_refusal(*, peer: str, forwarded_for: str, authorization: str) -> Refusal | None:
+def scrape_refusal(*, peer: str, forwarded_for: str, authorization: str) -> Answer | None:
     """Return the 403/401 answer for a scrape that may not read, else None."""
     config = get_settings()
     networks = allowed_networks(config)
     if networks is not None:
         client = resolve_client(peer, forwarded_for, config.trusted_proxies)
         if client is None or not any(client in net for net in networks):
-            return _FORBIDDEN
+            return _forbidden()
     if config.token:
         offered = _bearer_token(authorization)
         if offered is None or not hmac.compare_digest(
             offered.encode("utf-8"), config.token.encode("utf-8")
         ):
-            return _UNAUTHORIZED
+            return _unauthorized()
     return None
 
 
@@ -73,6 +65,4 @@ def denial(request: HttpRequest) -> HttpResponse | None:
         forwarded_for=request.headers.get("X-Forwarded-For", ""),
         authorization=request.headers.get("Authorization", ""),
     )
-    if refusal is None:
-        return None
-    return HttpResponse(refusal.body, status=refusal.status, headers=dict(refusal.headers))
+    return None if refusal is None else refusal.django()

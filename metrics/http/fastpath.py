@@ -118,4 +118,4 @@ class StatusFastPath:
                 peer=client[0] if client else "",
             )
         )
-        return HttpResponse(answer.body, status=answer.status, headers=answer.headers)
+        return answer.django()

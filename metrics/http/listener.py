@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from http import HTTPStatus
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -151,8 +150,7 @@ def scrape_app(registry: Callable[[], Collector]) -> WSGIApp:
             authorization=str(environ.get("HTTP_AUTHORIZATION", "")),
         )
         if refusal is not None:
-            phrase = HTTPStatus(refusal.status).phrase
-            start_response(f"{refusal.status} {phrase}", list(refusal.headers))
+            start_response(refusal.status_line(), list(refusal.headers.items()))
             return [refusal.body]
         head = environ.get("REQUEST_METHOD") == "HEAD"
         if head:

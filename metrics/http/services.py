@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 
 from .. import label_values
 from ..core.live import LiveSocket
-from ..core.tracker import SocketTracker, declare_type, default_tracker, valid_type
+from ..core.tracker import SocketTracker, declare_type, tracker_or_default, valid_type
 from .status import read_status
 
 __all__ = ["SocketStatusService"]
@@ -53,7 +53,7 @@ class SocketStatusService:
 
     @classmethod
     def _tracker(cls) -> SocketTracker:
-        return cls.tracker if cls.tracker is not None else default_tracker()
+        return tracker_or_default(cls.tracker)
 
     @classmethod
     def register_socket(

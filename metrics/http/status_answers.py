@@ -12,15 +12,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..conf import cached_per_settings, get_settings
+from .answers import Answer
 from .channel_layer import channel_layer_answers
 from .clients import resolve_client
 from .ratelimit import RateLimiter
 from .status import build_status, read_summary, status_etag
 
-__all__ = ["ALLOW", "StatusRequest", "StatusResponse", "respond"]
+__all__ = ["ALLOW", "StatusRequest", "respond"]
 
 ALLOW = "GET, HEAD, OPTIONS"
 
@@ -34,25 +35,14 @@ class StatusRequest:
     peer: str
 
 
-@dataclass
-class StatusResponse:
-    """The answer to give: status, headers and the full body (empty it for HEAD)."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
 @cached_per_settings
 def _limiter() -> RateLimiter | None:
     rate = get_settings().status_rate_limit
     return None if rate is None else RateLimiter(*rate)
 
 
-def _json(status: int, document: object) -> StatusResponse:
-    return StatusResponse(
-        status, {"Content-Type": "application/json"}, json.dumps(document).encode()
-    )
+def _json(status: int, document: object) -> Answer:
+    return Answer(status, {"Content-Type": "application/json"}, json.dumps(document).encode())
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
@@ -63,7 +53,7 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in if_none_match.split(","))
 
 
-def _with_cors(request: StatusRequest, response: StatusResponse) -> StatusResponse:
+def _with_cors(request: StatusRequest, response: Answer) -> Answer:
     """Let the configured origins (never a wildcard) read the response and its ETag."""
     response.headers["Vary"] = "Origin"
     origin = request.headers.get("origin")
@@ -77,12 +67,12 @@ def _with_cors(request: StatusRequest, response: StatusResponse) -> StatusRespon
     return response
 
 
-async def respond(request: StatusRequest) -> StatusResponse:
+async def respond(request: StatusRequest) -> Answer:
     """Answer one request for the status JSON."""
     if request.method == "OPTIONS":
-        return _with_cors(request, StatusResponse(204, {"Allow": ALLOW}))
+        return _with_cors(request, Answer(204, {"Allow": ALLOW}))
     if request.method not in ("GET", "HEAD"):
-        return StatusResponse(405, {"Allow": ALLOW})
+        return Answer(405, {"Allow": ALLOW})
     limiter = _limiter()
     if limiter is not None:
         client = resolve_client(
@@ -97,7 +87,7 @@ async def respond(request: StatusRequest) -> StatusResponse:
     active = await channel_layer_answers()
     etag = status_etag(summary, active=active, source=source)
     if _etag_matches(request.headers.get("if-none-match", ""), etag):
-        response = StatusResponse(304)
+        response = Answer(304)
     else:
         response = _json(200, build_status(summary, active=active, source=source))
     response.headers["ETag"] = etag

@@ -100,11 +100,7 @@ class SocketStatusView(View):
                 peer=request.META.get("REMOTE_ADDR", ""),
             )
         )
-        response = HttpResponse(
-            b"" if request.method == "HEAD" else answer.body,
-            status=answer.status,
-            headers=answer.headers,
-        )
+        response = answer.django(head=request.method == "HEAD")
         if answer.status == 200:
             response["Content-Length"] = str(len(answer.body))
         return response

@@ -7,7 +7,7 @@ granian; docs/scaling.md):
 
 - each worker joins the directory's run, the first of a run removing an
   earlier run's files (``directory.join_run``), and its tracker publishes its
-  open sockets into its own files (``worker_files.WorkerGauges``, made by
+  open sockets into its own files (``worker_files.WorkerFilePublisher``, made by
   ``worker_tracker``); at a clean exit it counts the sockets it still holds
   as closed by the server (``finish_worker``);
 - a dead worker is folded in by whoever notices first: its live gauges
@@ -39,14 +39,14 @@ from .directory import (
     join_run,
     prepare_directory,
 )
-from .worker_files import WorkerGauges
+from .worker_files import WorkerFilePublisher
 
 if TYPE_CHECKING:
     from ..core.tracker import SocketTracker
 
 __all__ = [
     "MultiProcessSocketCollector",
-    "WorkerGauges",
+    "WorkerFilePublisher",
     "archive_dead_worker",
     "files_enabled",
     "finish_worker",
@@ -95,7 +95,7 @@ def worker_tracker(
         live=live,
         frames=frames,
         handshakes=handshakes,
-        publisher=WorkerGauges(
+        publisher=WorkerFilePublisher(
             live,
             buckets,
             frames=frames,
@@ -128,7 +128,7 @@ def finish_worker(tracker: SocketTracker) -> int:
     call more than once.
     """
     closed = tracker.close_all(code=EXIT_CLOSE_CODE, initiator=SERVER)
-    if isinstance(tracker.publisher, WorkerGauges):
+    if isinstance(tracker.publisher, WorkerFilePublisher):
         # Stopped first: a refresh thread cut off midway through folding a
         # sibling in is what the fold's recovery is for, but need not happen.
         tracker.publisher.stop()

@@ -76,7 +76,7 @@ __all__ = [
     "HANDSHAKE_IN_BUCKET",
     "HANDSHAKE_SECONDS",
     "WORKER_REFRESH",
-    "WorkerGauges",
+    "WorkerFilePublisher",
 ]
 
 
@@ -96,7 +96,7 @@ class _TypeGauges:
     duration: Histogram
 
 
-class WorkerGauges:
+class WorkerFilePublisher:
     """Publish a worker's live registry into its multiprocess files.
 
     Made by ``metrics.multiprocess.worker_tracker`` with the tracker's own

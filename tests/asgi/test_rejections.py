@@ -341,3 +341,12 @@ async def test_an_ended_connection_leaves_no_reference_cycle(registry, tracker) 
     assert left == []
     assert_balanced(registry, "call", 0)
     assert rejected(registry, type="stt_admin", reason="denied") == 1  # close() before accept
+
+
+def test_the_middlewares_old_name_still_works_with_a_deprecation_warning() -> None:
+    import metrics
+
+    with pytest.warns(DeprecationWarning, match="metrics.TrackRejectionsMiddleware"):
+        old = metrics.RejectionTracker  # type: ignore[attr-defined]
+    assert old is metrics.TrackRejectionsMiddleware
+    assert "RejectionTracker" not in metrics.__all__

@@ -31,7 +31,7 @@ from metrics.core.tracker import SocketTracker
 from metrics.http.summary import summarize
 from metrics.multiprocess import (
     MultiProcessSocketCollector,
-    WorkerGauges,
+    WorkerFilePublisher,
     archive_dead_worker,
     finish_worker,
     join_run,
@@ -187,7 +187,7 @@ def test_files_and_one_process_expose_the_same_contract(
         tracker.closed(old, code=1006, initiator="client")
         clock.advance(-120)  # the second tracker lives the same history
     clock.advance(120)
-    assert isinstance(worker.publisher, WorkerGauges)
+    assert isinstance(worker.publisher, WorkerFilePublisher)
     worker.publisher.refresh()
     files = merged(directory, clock)
 
@@ -257,7 +257,7 @@ def test_frames_reach_the_files_at_each_refresh_and_only_once(
     directory, clock, monkeypatch, processes
 ):
     worker = make_worker(processes.spawn(), clock, monkeypatch)
-    assert isinstance(worker.publisher, WorkerGauges)
+    assert isinstance(worker.publisher, WorkerFilePublisher)
     received = {"type": "call", "direction": "received"}
     counts = worker.frame_counts("call")
     counts.received += 3
@@ -290,7 +290,7 @@ def test_handshakes_from_every_worker_reach_the_files_at_each_refresh_and_only_o
         assert tracker.registry.get_sample_value(bucket, {"type": "stt", "le": "+Inf"}) == 1
     assert merged(directory, clock).get_sample_value(bucket, {"type": "stt", "le": "+Inf"}) == 0
     for tracker in workers:
-        assert isinstance(tracker.publisher, WorkerGauges)
+        assert isinstance(tracker.publisher, WorkerFilePublisher)
         tracker.publisher.refresh()
         tracker.publisher.refresh()  # nothing new: nothing added twice
     files = merged(directory, clock)
@@ -316,7 +316,7 @@ def test_closing_an_old_socket_moves_the_age_buckets_at_once(
     directory, clock, monkeypatch, processes
 ):
     worker = make_worker(processes.spawn(), clock, monkeypatch)
-    assert isinstance(worker.publisher, WorkerGauges)
+    assert isinstance(worker.publisher, WorkerFilePublisher)
     bucket = "vidai_websocket_connection_age_seconds_bucket"
     old = worker.opened("call")
     clock.advance(30)
@@ -371,7 +371,7 @@ def test_a_dead_worker_is_folded_exactly_once_and_its_open_sockets_closed(
         tracker.closed(key, code=1001, initiator="client")
         tracker.opened("stt")
     for tracker in (alive, dead):
-        assert isinstance(tracker.publisher, WorkerGauges)
+        assert isinstance(tracker.publisher, WorkerFilePublisher)
         tracker.publisher.refresh()
     before = samples(merged(directory, clock))
     assert before[(OPEN, frozenset({("type", "stt")}))] == 3
@@ -572,7 +572,7 @@ def join_run_as(pid: int, directory: Path, *, started: int | None = None) -> boo
 def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     with pytest.raises(RuntimeError, match="before prometheus_client is imported"):
-        WorkerGauges(
+        WorkerFilePublisher(
             LiveSockets(),
             (10.0,),
             frames=FrameTable(),
@@ -584,7 +584,7 @@ def test_worker_gauges_refuse_a_directory_set_after_import(monkeypatch, tmp_path
 def test_refresh_thread_stamps_the_worker_and_stops(directory, monkeypatch) -> None:
     tracker = worker_tracker(CollectorRegistry(), types=("call",))
     gauges = tracker.publisher
-    assert isinstance(gauges, WorkerGauges)
+    assert isinstance(gauges, WorkerFilePublisher)
     gauges.start(0.02)
     gauges.start(0.02)  # idempotent in one process
     try:
