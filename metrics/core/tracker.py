@@ -290,6 +290,24 @@ def default_tracker() -> SocketTracker:
     return _default
 
 
+def declared_types() -> tuple[str, ...]:
+    """Return the socket types ``track()`` and the services have declared so far."""
+    with _declared_lock:
+        return tuple(_declared_types)
+
+
+def replace_default_tracker(tracker: SocketTracker | None) -> SocketTracker | None:
+    """Make ``tracker`` the process's default (None: made again on next use); return the old.
+
+    For tests (``metrics.testing.isolated_tracker``): the routes and services
+    built with ``tracker=None`` read the default at use, so they count into it.
+    """
+    global _default
+    with _declared_lock:
+        previous, _default = _default, tracker
+    return previous
+
+
 def tracker_or_default(tracker: SocketTracker | None) -> SocketTracker:
     """Return ``tracker``, or the process's default tracker when it is None.
 
