@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import time
 from typing import Any
@@ -15,10 +14,9 @@ from django.views.decorators.csrf import csrf_exempt
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
-from ..conf import multiprocess_dir
 from ..core.tracker import default_tracker
 from .access import denial
-from .exposition import exposed_registry
+from .exposition import exposition
 from .status_answers import StatusRequest, respond
 
 __all__ = ["MetricsView", "SocketListView", "SocketStatusView", "metrics_view"]
@@ -52,16 +50,12 @@ class MetricsView(View):
 
     async def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Render the exposed registry as the scraper asked."""
-        exposed = exposed_registry()
+        here = exposition()
+        exposed = here.registry()
         names = request.GET.getlist("name[]")
         registry: Collector = exposed.restricted_registry(names) if names else exposed
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        if multiprocess_dir():
-            # Every worker's files, read under a lock: not on the event loop.
-            # Files are the source here, so no tracker call can be caught halfway.
-            output = await asyncio.to_thread(encoder, registry)
-        else:
-            output = encoder(registry)
+        output = await here.read(lambda: encoder(registry))
         headers = {"Content-Type": content_type, "Vary": "Accept, Accept-Encoding"}
         if gzip_accepted(request.headers.get("Accept-Encoding", "")):
             output = gzip.compress(output)

@@ -231,7 +231,7 @@ def test_totals_and_the_json_summary_add_up_over_workers(
 def test_the_json_summary_merges_the_files_at_most_once_per_refresh_interval(
     directory, clock, monkeypatch, processes
 ) -> None:
-    from metrics.http.status import _MergedSummary
+    from metrics.http.exposition import MergedSummary
 
     worker = make_worker(processes.spawn(), clock, monkeypatch)
     merges = []
@@ -240,7 +240,7 @@ def test_the_json_summary_merges_the_files_at_most_once_per_refresh_interval(
         merges.append(clock.seconds())
         return merged(directory, clock)
 
-    summaries = _MergedSummary(registry, clock=clock.seconds)
+    summaries = MergedSummary(registry, clock=clock.seconds)
     assert summaries.fresh(1.0) is None
     assert summaries.read(1.0).counts["call"] == 0
     worker.opened("call")
