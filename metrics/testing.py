@@ -21,7 +21,8 @@ tests counted before::
 The family names are ``metrics.contract``'s constants (or the literal names
 of ``docs/metrics.md``).
 
-Not for multiprocess mode: the isolated tracker counts in this process only.
+Not for multiprocess mode: the isolated tracker counts in this process only,
+and ``isolated_tracker()`` says so if ``PROMETHEUS_MULTIPROC_DIR`` is set.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry
 
-from .core.tracker import SocketTracker, declared_types, replace_default_tracker
+from .conf import multiprocess_dir
+from .core.tracker import SocketTracker, replace_default_tracker
 
 __all__ = ["isolated_tracker", "sample"]
 
@@ -51,8 +53,14 @@ def isolated_tracker() -> Iterator[SocketTracker]:
 
     The tracker reports every declared type from the start (0 when none is
     open), as the default one does; the previous default comes back after.
+    Raises ``RuntimeError`` in multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``).
     """
-    tracker = SocketTracker(CollectorRegistry(), types=declared_types())
+    if multiprocess_dir():
+        # /metrics would read the workers' files, never this tracker.
+        raise RuntimeError(
+            "isolated_tracker() counts in one process: unset PROMETHEUS_MULTIPROC_DIR"
+        )
+    tracker = SocketTracker(CollectorRegistry())
     previous = replace_default_tracker(tracker)
     try:
         yield tracker

@@ -4,10 +4,11 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from metrics import default_tracker, track_rejections
+from metrics import default_tracker, track, track_rejections
 from metrics.contract import CLOSED, CONNECTIONS, OPENED, REJECTED
 from metrics.testing import isolated_tracker, sample
 
+from .consumers import Echo
 from .routing import websocket_urlpatterns
 
 # The product tests' routes, built as an adopter's are: no tracker passed.
@@ -60,3 +61,18 @@ def test_a_series_never_touched_is_zero_and_a_misspelt_name_raises() -> None:
     assert sample(tracker, "vidai_websocket_connection_duration_seconds_count", type="call") == 0
     with pytest.raises(KeyError, match="vidai_websocket_connections_opened"):
         sample(tracker, OPENED, type="call")  # a counter's sample ends in _total
+
+
+def test_a_type_declared_inside_the_block_reaches_the_default_after() -> None:
+    outside = default_tracker()
+    with isolated_tracker() as tracker:
+        track("testing_late", Echo.as_asgi())  # declares the type, as a route module would
+        assert sample(tracker, CONNECTIONS, type="testing_late") == 0
+    assert "testing_late" in outside.types()
+    assert sample(outside, CONNECTIONS, type="testing_late") == 0
+
+
+def test_multiprocess_mode_is_refused_with_a_reason(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR"), isolated_tracker():
+        pass

@@ -277,33 +277,36 @@ def default_tracker() -> SocketTracker:
     writes the worker's files and refreshes them in a daemon thread.
     """
     global _default
-    if _default is None:
+    # Read once: replace_default_tracker() may swap it from another thread.
+    found = _default
+    if found is None:
         with _declared_lock:
-            if _default is None:
+            found = _default
+            if found is None:
                 if _factory is None and multiprocess_dir():
                     raise RuntimeError(
                         "PROMETHEUS_MULTIPROC_DIR is set but the metrics app is not ready: "
                         "add 'metrics' to INSTALLED_APPS and set Django up first"
                     )
                 factory = _factory or SocketTracker
-                _default = factory(REGISTRY, types=tuple(_declared_types))
-    return _default
-
-
-def declared_types() -> tuple[str, ...]:
-    """Return the socket types ``track()`` and the services have declared so far."""
-    with _declared_lock:
-        return tuple(_declared_types)
+                found = _default = factory(REGISTRY, types=tuple(_declared_types))
+    return found
 
 
 def replace_default_tracker(tracker: SocketTracker | None) -> SocketTracker | None:
-    """Make ``tracker`` the process's default (None: made again on next use); return the old.
+    """Make ``tracker`` the process's default and return the one it replaces.
 
-    For tests (``metrics.testing.isolated_tracker``): the routes and services
-    built with ``tracker=None`` read the default at use, so they count into it.
+    For tests (``metrics.testing.isolated_tracker``): routes and services built
+    with ``tracker=None`` read the default per socket, so they count into it.
+    The incoming tracker reports every type declared so far, declared under the
+    same lock as the swap. None is only for putting back a process that had
+    no default yet (made on next use, on prometheus_client's REGISTRY).
     """
     global _default
     with _declared_lock:
+        if tracker is not None:
+            for socket_type in _declared_types:
+                tracker.declare(socket_type)
         previous, _default = _default, tracker
     return previous
 

@@ -1,7 +1,7 @@
 """The status document the frontend polls, built from the exposed samples.
 
 The counts are read from what ``/metrics`` would expose at the same moment
-(``exposed_registry()``), or from Prometheus for the fleet view, never from a
+(``exposition()``), or from Prometheus for the fleet view, never from a
 second counter, so the two cannot disagree.
 """
 

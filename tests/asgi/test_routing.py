@@ -73,7 +73,7 @@ def test_websocket_routes_name_them_explicitly() -> None:
     assert ws_endpoints() == {"chat": "/ws/chat/<room>/"}
 
 
-def test_vidai_routes_are_found_from_its_asgi_application() -> None:
+def test_the_configured_routes_give_the_types_and_path_templates() -> None:
     assert set(ws_endpoints()) == {"call", "stt", "stt_room", "stt_sales", "stt_admin"}
     assert path_template(project_routes(), "/ws/call/r42/") == "/ws/call/<room>/"
     assert path_template(project_routes(), "/ws/nowhere/") is None

@@ -81,3 +81,18 @@ def test_plain_histograms_label_their_buckets_as_prometheus_client_does() -> Non
     (family,) = registry.collect()
     written = [s.labels["le"] for s in family.samples if s.name == "h_bucket"]
     assert list(BucketCounts(bounds).labels) == written
+
+
+async def test_the_mode_is_decided_in_one_place_from_the_environment(monkeypatch, tmp_path) -> None:
+    import threading
+
+    from metrics.http.exposition import exposition
+
+    loop_thread = threading.get_ident()
+    one = exposition()
+    assert one.source == "process"
+    assert await one.read(threading.get_ident) == loop_thread  # on the event loop
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    workers = exposition()
+    assert workers.source == "multiprocess"
+    assert await workers.read(threading.get_ident) != loop_thread  # files: off the loop
