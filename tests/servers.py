@@ -20,8 +20,6 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from vidai.serving import uvicorn_args
-
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("uvicorn", "daphne")
 # Vidai's status JSON: every test server answers it once it is up.
@@ -50,6 +48,8 @@ def server_env(sqlite_path: str | None, **extra: str) -> dict[str, str]:
 def server_command(kind: str, app: str, port: int, env: Mapping[str, str]) -> list[str]:
     """The command line of a test server; uvicorn's proxy trust and bounds as ``make run``'s."""
     if kind == "uvicorn":
+        from vidai.serving import uvicorn_args  # the demo's: make run serves with them
+
         return [
             sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--ws-ping-interval", "1", "--ws-ping-timeout", "1", *uvicorn_args(env),

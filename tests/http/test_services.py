@@ -5,10 +5,10 @@ import threading
 import pytest
 from prometheus_client import CollectorRegistry
 
-from consultation.services import SocketStatusService
+from metrics import SocketStatusService
 from metrics.core.tracker import SocketTracker
 
-from .conftest import VIDAI_TYPES
+from ..routing import TYPES
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_concurrent_registrations_stay_exact(service, registry: CollectorRegistr
     def churn(thread: int) -> None:
         for i in range(per_thread):
             socket_id = f"{thread}-{i}"
-            service.register_socket(socket_id, VIDAI_TYPES[i % len(VIDAI_TYPES)])
+            service.register_socket(socket_id, TYPES[i % len(TYPES)])
             if i % 2:
                 assert service.unregister_socket(socket_id)
 
@@ -57,8 +57,7 @@ def test_concurrent_registrations_stay_exact(service, registry: CollectorRegistr
     for thread in threads:
         thread.join()
     still_open = sum(
-        registry.get_sample_value("vidai_websocket_connections", {"type": t}) or 0
-        for t in VIDAI_TYPES
+        registry.get_sample_value("vidai_websocket_connections", {"type": t}) or 0 for t in TYPES
     )
     assert still_open == 8 * per_thread / 2
     assert len(service.get_all_sockets()) == still_open
