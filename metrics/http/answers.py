@@ -17,7 +17,7 @@ __all__ = ["Answer"]
 
 @dataclass(slots=True)
 class Answer:
-    """Status, headers and the full body (callers drop the body for HEAD).
+    """Status, headers and the full body (``django(head=True)`` leaves the body out).
 
     >>> answer = Answer(403, {"Content-Type": "text/plain"}, b"Forbidden\\n")
     >>> answer.status_line()
