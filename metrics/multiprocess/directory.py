@@ -102,9 +102,23 @@ def directory_lock(path: str, *, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+# prometheus_client's files start with an 8-byte header (bytes used, padding).
+_HEADER_BYTES = 8
+
+
 def metric_files(path: str) -> list[str]:
-    """Return the metric files in the directory, the scrape's view of it."""
-    return glob.glob(os.path.join(path, "*.db"))
+    """Return the metric files in the directory that hold values, the scrape's view of it.
+
+    A process creating its file (prometheus_client opens it, then sizes it)
+    leaves it empty for a moment; reading it then fails to parse the header.
+    Such a file holds no value yet, so the scrape leaves it out.
+    """
+    found = []
+    for name in glob.glob(os.path.join(path, "*.db")):
+        with contextlib.suppress(FileNotFoundError):  # a live gauge's file, folded meanwhile
+            if os.stat(name).st_size >= _HEADER_BYTES:
+                found.append(name)
+    return found
 
 
 def writers(path: str) -> dict[int, int | None]:

@@ -228,6 +228,19 @@ def test_totals_and_the_json_summary_add_up_over_workers(
     assert registry.get_sample_value(age + "_gcount", {"type": "call"}) == 5
 
 
+def test_a_file_a_process_is_creating_right_now_is_left_out_of_the_scrape(
+    directory, clock, monkeypatch, processes
+) -> None:
+    """prometheus_client opens a new file, then sizes it: empty for a moment, nothing in it."""
+    worker = make_worker(processes.spawn(), clock, monkeypatch)
+    worker.opened("call")
+    (directory / f"counter_{processes.spawn()}.db").touch()  # a worker starting this instant
+    (directory / f"gauge_livesum_{processes.spawn()}.db").write_bytes(b"\x00" * 4)
+    registry = merged(directory, clock)
+    assert registry.get_sample_value(OPEN, {"type": "call"}) == 1
+    assert registry.get_sample_value(OPENED, {"type": "call"}) == 1
+
+
 def test_the_json_summary_merges_the_files_at_most_once_per_refresh_interval(
     directory, clock, monkeypatch, processes
 ) -> None:
