@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -56,3 +57,14 @@ def tracker(registry: CollectorRegistry) -> SocketTracker:
     from .routing import TYPES
 
     return SocketTracker(registry, types=TYPES)
+
+
+@pytest.fixture
+async def layer(settings: Any) -> Any:
+    """A fresh in-memory channel layer, whatever the settings (or REDIS_URL) name."""
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layer = get_channel_layer()
+    yield channel_layer
+    await channel_layer.flush()

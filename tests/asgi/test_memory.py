@@ -10,22 +10,11 @@ import gc
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from metrics import track
 
 from ..consumers import Echo
-
-IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture
-async def layer(settings: Any) -> Any:
-    settings.CHANNEL_LAYERS = IN_MEMORY  # a fresh layer, whatever REDIS_URL says
-    channel_layer = get_channel_layer()
-    yield channel_layer
-    await channel_layer.flush()
 
 
 async def test_tracked_sessions_keep_no_objects(tracker: Any, layer: Any) -> None:

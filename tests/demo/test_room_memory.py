@@ -4,7 +4,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from uvicorn.protocols.utils import ClientDisconnected
 
@@ -12,17 +11,6 @@ from consultation.access import group_for
 from consultation.consumers import SttRoomConsumer
 
 from ..accounts import CONSULTATION_A, db_user
-
-IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture
-async def layer(settings: Any) -> Any:
-    settings.CHANNEL_LAYERS = IN_MEMORY  # a fresh layer, whatever REDIS_URL says
-    channel_layer = get_channel_layer()
-    yield channel_layer
-    await channel_layer.flush()
-
 
 ROOM_GROUP = group_for("stt_room", CONSULTATION_A)
 ROOM_QUERY = f"consultation={CONSULTATION_A}"
