@@ -7,22 +7,26 @@ JSON, the dedicated listener; the same routes untracked under ``/untracked/``)
 is served by ``uvicorn --workers`` in multiprocess mode. Each round starts two
 fresh servers, one per mode first (the order flipping every round). Client
 processes (``benchmarks.scale_client``) open the sockets from source
-addresses spread over 127.0.0.x. Per server:
+addresses spread over 127.0.0.x. Per server, for its first mode:
 
-- memory per open socket of its first mode: (PSS of the server's process
-  tree at N sockets - PSS after a warm-up at 0) / N, from
-  ``/proc/<pid>/smaps_rollup`` (a fresh server: the allocator has not been
-  grown by the other mode's sockets);
-- server CPU per handshake: CPU time of every thread of the tree
-  (``/proc/<pid>/task/*/schedstat``) while N sockets open, / N, for its first
-  mode, then, once those are closed, for the other mode on the same server:
-  a pair whose ratio leaves out what differs between two server processes
-  (hash seeds, memory layout); the handshakes per second of each phase;
+- memory per open socket: (PSS of the server's process tree at N sockets -
+  PSS after a warm-up at 0) / N, from ``/proc/<pid>/smaps_rollup`` (a fresh
+  server: the allocator has not been grown by the other mode's sockets);
 - with the sockets held (tracked rounds): ``/metrics`` on the listener and the
   status JSON on the app's port, latency of sequential requests, and the
   exactness checks (open gauge == N == the JSON's total, opened - closed ==
   open; 0 open after the close);
-- churn: sessions (open, close) per second for ``CHURN_SECONDS``.
+- closes per second, then churn: sessions (open, close) per second for
+  ``CHURN_SECONDS``.
+
+Then, on the heap those N sockets grew, a CPU pair: N/2 sockets of the other
+mode, closed, N/2 through ``PassThrough`` (the floor of any middleware that
+sees the messages), then N/2 of the first mode, each phase's server CPU per
+handshake from the CPU time of every thread of the tree
+(``/proc/<pid>/task/*/schedstat``), and its handshakes per second. The pages
+a process's first N sockets touch are the heap growing (what the memory
+figure measures), not what a handshake costs; a same-server pair leaves out
+what two server processes differ by (hash seeds, memory layout).
 
 Figures are medians over rounds with their spread (min-max); the CPU ratio
 is the median of the same-server pairs' ratios with a bootstrap 95 % interval. Linux only,
@@ -47,7 +51,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from . import Result, bootstrap_interval, median
-from .scale_project import UNTRACKED_PREFIX
+from .scale_project import PASSTHROUGH_PREFIX, UNTRACKED_PREFIX
 from .server_cpu import cpu_ns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +62,8 @@ CLIENTS = 2
 ROUNDS = 3
 # Requests of each endpoint per tracked round, sequential; at least 1,000 per run.
 LATENCY_REQUESTS = 350
-CHURN_SECONDS = 3.0
+CHURN_SECONDS = 1.5
+SETTLE_SECONDS = 0.5  # for the servers' buffers and closes, between phases
 CONCURRENCY = 64  # handshakes in flight per client process
 MEMORY_TARGET = 1024.0  # bytes per open socket, tracked - untracked
 CPU_TARGET = 1.02
@@ -277,10 +282,15 @@ def _open_phase(process: subprocess.Popen[bytes], clients: _Clients, sockets: in
     return (_tree_cpu_ns(process.pid) - cpu_before) / sockets / 1e3
 
 
-def _round(first: Mode, second: Mode, pairs: list[tuple[float, float]], params: Parameters) -> None:
-    """One fresh server: ``first`` measured whole, then ``second``'s handshakes on it.
+def _round(
+    first: Mode, second: Mode, pairs: list[tuple[float, float, float]], params: Parameters
+) -> None:
+    """One fresh server: ``first`` measured whole, then a CPU pair of both modes on it.
 
-    ``pairs`` gets (tracked, untracked) CPU per handshake of the same server.
+    ``pairs`` gets (tracked, untracked, pass-through) CPU per handshake of the
+    same server, N/2 sockets each once ``first``'s N sockets have grown its
+    heap (see the module). ``second`` goes first, so the order flips with the
+    server's; the pass-through goes between.
     """
     with _server(params.workers) as (process, port, listen_port):
         ws_base = f"ws://127.0.0.1:{port}"
@@ -295,14 +305,12 @@ def _round(first: Mode, second: Mode, pairs: list[tuple[float, float]], params: 
                 warm.command("close")
             finally:
                 warm.stop()
-        time.sleep(1.0)
+        time.sleep(SETTLE_SECONDS)
         clients = _Clients(base(first), params.sockets, params.clients)
         try:
             pss_empty = _pss_bytes(process.pid)
-            started = time.perf_counter()
-            first_cpu = _open_phase(process, clients, params.sockets)
-            first.handshakes_per_second.append(params.sockets / (time.perf_counter() - started))
-            time.sleep(1.0)  # let the servers settle their buffers
+            clients.command("open")
+            time.sleep(SETTLE_SECONDS)  # let the servers settle their buffers
             first.bytes_per_socket.append((_pss_bytes(process.pid) - pss_empty) / params.sockets)
             if first.tracked:
                 _check_held(first, port, listen_port, params.sockets)
@@ -316,14 +324,25 @@ def _round(first: Mode, second: Mode, pairs: list[tuple[float, float]], params: 
             first.churn_per_second.append(churned / CHURN_SECONDS)
         finally:
             clients.stop()
-        time.sleep(1.0)
-        clients = _Clients(base(second), params.sockets, params.clients)
-        try:
-            second_cpu = _open_phase(process, clients, params.sockets)
-            clients.command("close")
-        finally:
-            clients.stop()
-        pairs.append((first_cpu, second_cpu) if first.tracked else (second_cpu, first_cpu))
+        cpu: dict[str, float] = {}
+        pair_sockets = max(1, params.sockets // 2)
+        for phase in (second, None, first):
+            time.sleep(SETTLE_SECONDS)
+            url = ws_base + PASSTHROUGH_PREFIX if phase is None else base(phase)
+            clients = _Clients(url, pair_sockets, params.clients)
+            try:
+                started = time.perf_counter()
+                cpu["passthrough" if phase is None else phase.name] = _open_phase(
+                    process, clients, pair_sockets
+                )
+                if phase is not None:
+                    phase.handshakes_per_second.append(
+                        pair_sockets / (time.perf_counter() - started)
+                    )
+                clients.command("close")
+            finally:
+                clients.stop()
+        pairs.append((cpu["tracked"], cpu["untracked"], cpu["passthrough"]))
 
 
 def _check_held(mode: Mode, port: int, listen_port: int, sockets: int) -> None:
@@ -387,7 +406,7 @@ def run(params: Parameters | None = None) -> list[Result]:
     if hard < params.sockets // max(1, params.clients) + 1024:
         raise RuntimeError(f"RLIMIT_NOFILE's hard limit {hard} is too low for the sockets")
     tracked, untracked = Mode("tracked", tracked=True), Mode("untracked", tracked=False)
-    pairs: list[tuple[float, float]] = []
+    pairs: list[tuple[float, float, float]] = []
     for n in range(params.rounds):
         order = (tracked, untracked) if n % 2 == 0 else (untracked, tracked)
         _round(order[0], order[1], pairs, params)
@@ -396,7 +415,7 @@ def run(params: Parameters | None = None) -> list[Result]:
     added = [
         t - u for t, u in zip(tracked.bytes_per_socket, untracked.bytes_per_socket, strict=True)
     ]
-    ratios = [t / u for t, u in pairs]
+    ratios = [t / u for t, u, _ in pairs]
     low, high = bootstrap_interval(ratios)
     exact = not tracked.problems
     return [
@@ -411,10 +430,11 @@ def run(params: Parameters | None = None) -> list[Result]:
         ),
         Result(
             benchmark=f"11b. scale: server CPU per handshake, tracked/untracked ({scale})",
-            measured=f"tracked {_spread([t for t, _ in pairs])} us; 95% CI of the ratio "
-            f"{low:.3f}-{high:.3f} over {len(pairs)} same-server pairs; "
+            measured=f"tracked {_spread([t for t, _, _ in pairs])} us; 95% CI of the ratio "
+            f"{low:.3f}-{high:.3f} over {len(pairs)} same-server pairs of "
+            f"{max(1, params.sockets // 2)} handshakes; "
             f"{_spread(tracked.handshakes_per_second)} handshakes/s",
-            baseline=f"untracked {_spread([u for _, u in pairs])} us; "
+            baseline=f"untracked {_spread([u for _, u, _ in pairs])} us; "
             f"{_spread(untracked.handshakes_per_second)} handshakes/s",
             figure=median(ratios),
             unit="x",
@@ -445,5 +465,15 @@ def run(params: Parameters | None = None) -> list[Result]:
             figure=float(len(tracked.problems)),
             unit="problems",
             target=0.0,
+        ),
+        Result(
+            benchmark="11f. scale: server CPU per handshake, a pass-through middleware/untracked "
+            "(info)",
+            measured=f"pass-through {_spread([p for _, _, p in pairs])} us; tracked/pass-through "
+            f"{median([t / p for t, _, p in pairs]):.3f}x",
+            baseline=f"untracked {_spread([u for _, u, _ in pairs])} us, the same pairs",
+            figure=median([p / u for _, u, p in pairs]),
+            unit="x",
+            target=None,
         ),
     ]

@@ -3,9 +3,10 @@
 Two echo routes, ``track()``ed, ``track_rejections()`` around them, the status
 JSON at the ASGI boundary and the dedicated ``/metrics`` listener. The same
 routes are also served under ``/untracked/`` without ``track()`` and
-``track_rejections()``: the exporter installed, nothing counted. The
-untracked stack comes first in the router, so that a tracked handshake pays
-the one more pattern match. Serve it as ``uvicorn
+``track_rejections()``: the exporter installed, nothing counted; and under
+``/passthrough/`` behind ``PassThrough``, the least any middleware that sees
+the messages adds. Both come first in the router, so that a tracked
+handshake pays the more pattern matches. Serve it as ``uvicorn
 benchmarks.scale_project:application --workers N`` with
 ``PROMETHEUS_MULTIPROC_DIR`` set. No database.
 """
@@ -29,6 +30,7 @@ from metrics import StatusFastPath, track, track_rejections, with_metrics_listen
 
 STATUS_PATH = "/socket-status/"
 UNTRACKED_PREFIX = "/untracked"
+PASSTHROUGH_PREFIX = "/passthrough"
 
 
 class Echo(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -38,6 +40,24 @@ class Echo(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
 
+class PassThrough:
+    """A middleware that wraps ``receive`` and ``send`` and counts nothing: the floor."""
+
+    _path_routing = True  # a prefix for the nested router, as track_rejections() is
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        async def passed_receive() -> Any:
+            return await receive()
+
+        async def passed_send(message: Any) -> None:
+            await send(message)
+
+        return await self.app(scope, passed_receive, passed_send)
+
+
 tracked_routes = [
     path("ws/echo/", track("echo", Echo.as_asgi())),
     path("ws/chat/", track("chat", Echo.as_asgi())),
@@ -45,6 +65,7 @@ tracked_routes = [
 untracked_routes = [path("ws/echo/", Echo.as_asgi()), path("ws/chat/", Echo.as_asgi())]
 websocket_routes: list[Any] = [
     path(UNTRACKED_PREFIX.lstrip("/") + "/", URLRouter(untracked_routes)),
+    path(PASSTHROUGH_PREFIX.lstrip("/") + "/", PassThrough(URLRouter(untracked_routes))),
     path("", track_rejections(URLRouter(tracked_routes))),
 ]
 application = with_metrics_listener(
