@@ -20,10 +20,11 @@ addresses spread over 127.0.0.x. Per server, for its first mode:
   ``CHURN_SECONDS``.
 
 Then, on the heap those N sockets grew, a CPU pair: N/2 sockets of the other
-mode, closed, N/2 through ``PassThrough`` (the floor of any middleware that
-sees the messages), then N/2 of the first mode, each phase's server CPU per
-handshake from the CPU time of every thread of the tree
-(``/proc/<pid>/task/*/schedstat``), and its handshakes per second. The pages
+mode, closed, N/2 through ``PassThrough`` (a middleware that only wraps
+``receive`` and ``send``), then N/2 of the first mode: each phase's server
+CPU per handshake from the CPU time of every thread of the tree
+(``/proc/<pid>/task/*/schedstat``), and its handshakes per second from the
+clients' own time (the slowest client's). The pages
 a process's first N sockets touch are the heap growing (what the memory
 figure measures), not what a handshake costs; a same-server pair leaves out
 what two server processes differ by (hash seeds, memory layout).
@@ -97,6 +98,19 @@ class Mode:
     metrics_ms: list[float] = field(default_factory=list)
     status_ms: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+PASSTHROUGH = "pass-through"
+
+
+@dataclass(frozen=True)
+class CpuRound:
+    """One server's CPU per handshake (us) of each stack, and the pass-through's rate."""
+
+    tracked: float
+    untracked: float
+    passthrough: float
+    passthrough_rate: float
 
 
 def _free_port() -> int:
@@ -275,39 +289,48 @@ def _server(workers: int) -> Iterator[tuple[subprocess.Popen[bytes], int, int]]:
             log.close()
 
 
-def _open_phase(process: subprocess.Popen[bytes], clients: _Clients, sockets: int) -> float:
-    """Open the clients' sockets; return the server tree's CPU per handshake (us)."""
+def _open_phase(
+    process: subprocess.Popen[bytes], clients: _Clients, sockets: int
+) -> tuple[float, float]:
+    """Open the clients' sockets; return the server tree's CPU per handshake (us), handshakes/s.
+
+    The rate is from the clients' own time for their share, the slowest's.
+    """
     cpu_before = _tree_cpu_ns(process.pid)
-    clients.command("open")
-    return (_tree_cpu_ns(process.pid) - cpu_before) / sockets / 1e3
+    seconds = max(float(s) for s in clients.command("open"))
+    return (_tree_cpu_ns(process.pid) - cpu_before) / sockets / 1e3, sockets / seconds
 
 
-def _round(
-    first: Mode, second: Mode, pairs: list[tuple[float, float, float]], params: Parameters
-) -> None:
+def _round(first: Mode, second: Mode, pairs: list[CpuRound], params: Parameters) -> None:
     """One fresh server: ``first`` measured whole, then a CPU pair of both modes on it.
 
-    ``pairs`` gets (tracked, untracked, pass-through) CPU per handshake of the
-    same server, N/2 sockets each once ``first``'s N sockets have grown its
-    heap (see the module). ``second`` goes first, so the order flips with the
-    server's; the pass-through goes between.
+    ``pairs`` gets the same server's CPU per handshake of each stack, N/2
+    sockets each once ``first``'s N sockets have grown its heap (see the
+    module). ``second`` goes first, so the order flips with the server's; the
+    pass-through goes between, at the mean position of the two.
     """
     with _server(params.workers) as (process, port, listen_port):
         ws_base = f"ws://127.0.0.1:{port}"
-
-        def base(mode: Mode) -> str:
-            return ws_base if mode.tracked else ws_base + UNTRACKED_PREFIX
-
-        for mode in (first, second):
-            warm = _Clients(base(mode), min(params.sockets, 200 * params.workers), params.clients)
-            try:
+        urls = {
+            first.name: ws_base if first.tracked else ws_base + UNTRACKED_PREFIX,
+            second.name: ws_base if second.tracked else ws_base + UNTRACKED_PREFIX,
+            PASSTHROUGH: ws_base + PASSTHROUGH_PREFIX,
+        }
+        # Every client process starts at once; each set opens and closes in turn.
+        warm_ups = [
+            _Clients(url, min(params.sockets, 200 * params.workers), params.clients)
+            for url in urls.values()
+        ]
+        try:
+            for warm in warm_ups:
                 warm.command("open")
                 warm.command("close")
-            finally:
+        finally:
+            for warm in warm_ups:
                 warm.stop()
-        time.sleep(SETTLE_SECONDS)
-        clients = _Clients(base(first), params.sockets, params.clients)
+        clients = _Clients(urls[first.name], params.sockets, params.clients)
         try:
+            time.sleep(SETTLE_SECONDS)  # while the clients start
             pss_empty = _pss_bytes(process.pid)
             clients.command("open")
             time.sleep(SETTLE_SECONDS)  # let the servers settle their buffers
@@ -324,25 +347,26 @@ def _round(
             first.churn_per_second.append(churned / CHURN_SECONDS)
         finally:
             clients.stop()
-        cpu: dict[str, float] = {}
+        measured: dict[str, tuple[float, float]] = {}
         pair_sockets = max(1, params.sockets // 2)
-        for phase in (second, None, first):
-            time.sleep(SETTLE_SECONDS)
-            url = ws_base + PASSTHROUGH_PREFIX if phase is None else base(phase)
-            clients = _Clients(url, pair_sockets, params.clients)
+        for name in (second.name, PASSTHROUGH, first.name):
+            clients = _Clients(urls[name], pair_sockets, params.clients)
             try:
-                started = time.perf_counter()
-                cpu["passthrough" if phase is None else phase.name] = _open_phase(
-                    process, clients, pair_sockets
-                )
-                if phase is not None:
-                    phase.handshakes_per_second.append(
-                        pair_sockets / (time.perf_counter() - started)
-                    )
+                time.sleep(SETTLE_SECONDS)  # while the clients start
+                measured[name] = _open_phase(process, clients, pair_sockets)
                 clients.command("close")
             finally:
                 clients.stop()
-        pairs.append((cpu["tracked"], cpu["untracked"], cpu["passthrough"]))
+        for mode in (first, second):
+            mode.handshakes_per_second.append(measured[mode.name][1])
+        pairs.append(
+            CpuRound(
+                tracked=measured["tracked"][0],
+                untracked=measured["untracked"][0],
+                passthrough=measured[PASSTHROUGH][0],
+                passthrough_rate=measured[PASSTHROUGH][1],
+            )
+        )
 
 
 def _check_held(mode: Mode, port: int, listen_port: int, sockets: int) -> None:
@@ -406,7 +430,7 @@ def run(params: Parameters | None = None) -> list[Result]:
     if hard < params.sockets // max(1, params.clients) + 1024:
         raise RuntimeError(f"RLIMIT_NOFILE's hard limit {hard} is too low for the sockets")
     tracked, untracked = Mode("tracked", tracked=True), Mode("untracked", tracked=False)
-    pairs: list[tuple[float, float, float]] = []
+    pairs: list[CpuRound] = []
     for n in range(params.rounds):
         order = (tracked, untracked) if n % 2 == 0 else (untracked, tracked)
         _round(order[0], order[1], pairs, params)
@@ -415,7 +439,7 @@ def run(params: Parameters | None = None) -> list[Result]:
     added = [
         t - u for t, u in zip(tracked.bytes_per_socket, untracked.bytes_per_socket, strict=True)
     ]
-    ratios = [t / u for t, u, _ in pairs]
+    ratios = [cpu.tracked / cpu.untracked for cpu in pairs]
     low, high = bootstrap_interval(ratios)
     exact = not tracked.problems
     return [
@@ -430,11 +454,11 @@ def run(params: Parameters | None = None) -> list[Result]:
         ),
         Result(
             benchmark=f"11b. scale: server CPU per handshake, tracked/untracked ({scale})",
-            measured=f"tracked {_spread([t for t, _, _ in pairs])} us; 95% CI of the ratio "
+            measured=f"tracked {_spread([cpu.tracked for cpu in pairs])} us; 95% CI of the ratio "
             f"{low:.3f}-{high:.3f} over {len(pairs)} same-server pairs of "
             f"{max(1, params.sockets // 2)} handshakes; "
             f"{_spread(tracked.handshakes_per_second)} handshakes/s",
-            baseline=f"untracked {_spread([u for _, u, _ in pairs])} us; "
+            baseline=f"untracked {_spread([cpu.untracked for cpu in pairs])} us; "
             f"{_spread(untracked.handshakes_per_second)} handshakes/s",
             figure=median(ratios),
             unit="x",
@@ -469,10 +493,11 @@ def run(params: Parameters | None = None) -> list[Result]:
         Result(
             benchmark="11f. scale: server CPU per handshake, a pass-through middleware/untracked "
             "(info)",
-            measured=f"pass-through {_spread([p for _, _, p in pairs])} us; tracked/pass-through "
-            f"{median([t / p for t, _, p in pairs]):.3f}x",
-            baseline=f"untracked {_spread([u for _, u, _ in pairs])} us, the same pairs",
-            figure=median([p / u for _, u, p in pairs]),
+            measured=f"pass-through {_spread([cpu.passthrough for cpu in pairs])} us, "
+            f"{_spread([cpu.passthrough_rate for cpu in pairs])} handshakes/s; "
+            f"tracked/pass-through {median([cpu.tracked / cpu.passthrough for cpu in pairs]):.3f}x",
+            baseline=f"untracked {_spread([cpu.untracked for cpu in pairs])} us, the same servers",
+            figure=median([cpu.passthrough / cpu.untracked for cpu in pairs]),
             unit="x",
             target=None,
         ),

@@ -6,7 +6,7 @@ routes are also served under ``/untracked/`` without ``track()`` and
 ``track_rejections()``: the exporter installed, nothing counted; and under
 ``/passthrough/`` behind ``PassThrough``, the least any middleware that sees
 the messages adds. Both come first in the router, so that a tracked
-handshake pays the more pattern matches. Serve it as ``uvicorn
+handshake pays two more pattern matches. Serve it as ``uvicorn
 benchmarks.scale_project:application --workers N`` with
 ``PROMETHEUS_MULTIPROC_DIR`` set. No database.
 """
