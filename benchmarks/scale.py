@@ -312,10 +312,10 @@ def _round(first: Mode, second: Mode, pairs: list[CpuRound], params: Parameters)
     with _server(params.workers) as (process, port, listen_port):
         ws_base = f"ws://127.0.0.1:{port}"
         urls = {
-            first.name: ws_base if first.tracked else ws_base + UNTRACKED_PREFIX,
-            second.name: ws_base if second.tracked else ws_base + UNTRACKED_PREFIX,
-            PASSTHROUGH: ws_base + PASSTHROUGH_PREFIX,
+            mode.name: ws_base if mode.tracked else ws_base + UNTRACKED_PREFIX
+            for mode in (first, second)
         }
+        urls[PASSTHROUGH] = ws_base + PASSTHROUGH_PREFIX
         # Every client process starts at once; each set opens and closes in turn.
         warm_ups = [
             _Clients(url, min(params.sockets, 200 * params.workers), params.clients)
