@@ -32,8 +32,8 @@ from ..core.tracker import SocketTracker, tracker_or_default
 from .routes import find_routes, inner_app, matching_route, project_routes
 from .tracking import (
     CONNECTION_KEY,
+    WATCHING,
     Connection,
-    Stage,
     TrackedSocket,
     UnroutedSocket,
     outer_connection,
@@ -83,7 +83,7 @@ class TrackRejectionsMiddleware:
             started = time.perf_counter()
         else:  # under another track_rejections: counted from here, timed from there
             started = outer.started
-            if outer.stage is Stage.WATCHING:
+            if outer.stage is WATCHING:
                 outer.settle()
         connection = Connection(scope, started, receive, send, watcher=self)
         # In place, as the routes below must find it in the scope they get
