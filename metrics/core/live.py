@@ -3,6 +3,11 @@
 Start times are kept per type in sorted lists of integer nanoseconds: the
 oldest socket and the age buckets are a few binary searches at scrape time,
 whatever the number of sockets, and the age sum is exact.
+
+Each open socket is held as a plain tuple of a string, integers and the user
+id: the garbage collector stops tracking such a tuple at its first collection,
+so 10,000s of open sockets add nothing to every later full collection.
+``LiveSocket`` is made only for what reads them (a close, the staff listing).
 """
 
 from __future__ import annotations
@@ -12,14 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sortedcontainers import SortedList
 
 _NS = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class LiveSocket:
+class LiveSocket(NamedTuple):
     """One open socket: what the staff listing may show, nothing more."""
 
     key: Hashable
@@ -65,7 +70,8 @@ class LiveSockets:
         self._clock_ns = clock_ns
         self._monotonic_ns = monotonic_ns
         self._lock = threading.Lock()
-        self._sockets: dict[Hashable, LiveSocket] = {}
+        # key -> (key, type, started_ns, started_monotonic_ns, user_id), LiveSocket's fields.
+        self._sockets: dict[Hashable, tuple[Hashable, str, int, int, str | None]] = {}
         self._starts: dict[str, SortedList] = {}
         self._start_sums: dict[str, int] = {}
         self._keys = itertools.count(1)
@@ -80,9 +86,7 @@ class LiveSockets:
                 key = next(self._keys)
             elif key in self._sockets:
                 raise KeyError(f"socket {key!r} is already registered")
-            self._sockets[key] = LiveSocket(
-                key, socket_type, started_ns, self._monotonic_ns(), user_id
-            )
+            self._sockets[key] = (key, socket_type, started_ns, self._monotonic_ns(), user_id)
             starts = self._starts.get(socket_type)
             if starts is None:
                 starts = self._starts[socket_type] = SortedList()
@@ -94,10 +98,12 @@ class LiveSockets:
     def discard(self, key: Hashable) -> LiveSocket | None:
         """Remove a socket; return it the first time, None after."""
         with self._lock:
-            sock = self._sockets.pop(key, None)
-            if sock is not None:
-                self._starts[sock.type].remove(sock.started_ns)
-                self._start_sums[sock.type] -= sock.started_ns
+            entry = self._sockets.pop(key, None)
+            if entry is None:
+                return None
+            sock = LiveSocket._make(entry)
+            self._starts[sock.type].remove(sock.started_ns)
+            self._start_sums[sock.type] -= sock.started_ns
         return sock
 
     def lifetime(self, sock: LiveSocket) -> float:
@@ -126,7 +132,7 @@ class LiveSockets:
         """Return a copy of the open sockets, oldest first."""
         with self._lock:
             found = list(self._sockets.values())
-        return sorted(found, key=lambda sock: sock.started_ns)
+        return sorted(map(LiveSocket._make, found), key=lambda sock: sock.started_ns)
 
     def snapshot(
         self, types: Iterable[str], age_bounds: tuple[float, ...]
