@@ -24,6 +24,7 @@ NAMES = (
     "server",
     "scrape",
     "redaction",
+    "bytecodes",
     "scale",
 )
 
@@ -40,6 +41,7 @@ def _setup_django() -> None:
 def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
     from . import (
         bookkeeping,
+        bytecodes,
         memory,
         multiprocess,
         peers,
@@ -61,6 +63,7 @@ def _benchmarks() -> dict[str, Callable[[], list[Result]]]:
         "server": server_cpu.run,
         "scrape": scrape_latency.run,
         "redaction": redaction.run,
+        "bytecodes": bytecodes.run,
         "scale": scale.run,
     }
 

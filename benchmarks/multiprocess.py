@@ -52,7 +52,8 @@ def _worker_values(directory: str, pid: int) -> Iterator[None]:
         values.ValueClass = saved[1]
 
 
-def _worker_tracker(directory: str, pid: int) -> SocketTracker:
+def worker_tracker_in(directory: str, pid: int) -> SocketTracker:
+    """A tracker writing worker ``pid``'s files in ``directory``, as under ``--workers``."""
     from metrics.multiprocess import worker_tracker
 
     with _worker_values(directory, pid):
@@ -69,7 +70,7 @@ def _pair(tracker: SocketTracker) -> Callable[[], None]:
 
 
 def _bookkeeping(directory: str) -> list[Result]:
-    loops = [_pair(fresh_tracker()), _pair(_worker_tracker(directory, 1))]
+    loops = [_pair(fresh_tracker()), _pair(worker_tracker_in(directory, 1))]
     for loop in loops:
         time_per_call(loop, PAIRS)  # warm-up
     best = [float("inf")] * len(loops)
@@ -113,7 +114,7 @@ def _render_workers(directory: str, pids: list[int]) -> list[Result]:
     for i in range(WORKERS * OPEN_PER_WORKER):
         single.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
     for pid in pids:
-        worker = _worker_tracker(directory, pid)
+        worker = worker_tracker_in(directory, pid)
         for i in range(OPEN_PER_WORKER):
             worker.opened(SOCKET_TYPES[i % len(SOCKET_TYPES)])
         assert isinstance(worker.publisher, WorkerFilePublisher)

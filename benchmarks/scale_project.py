@@ -28,6 +28,8 @@ from django.urls import path  # noqa: E402
 
 from metrics import StatusFastPath, track, track_rejections, with_metrics_listener  # noqa: E402
 
+from .passthrough import PassThrough  # noqa: E402
+
 STATUS_PATH = "/socket-status/"
 UNTRACKED_PREFIX = "/untracked"
 PASSTHROUGH_PREFIX = "/passthrough"
@@ -38,24 +40,6 @@ class Echo(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.send(text_data=text_data, bytes_data=bytes_data)
-
-
-class PassThrough:
-    """A middleware that wraps ``receive`` and ``send`` and counts nothing: the floor."""
-
-    _path_routing = True  # a prefix for the nested router, as track_rejections() is
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        async def passed_receive() -> Any:
-            return await receive()
-
-        async def passed_send(message: Any) -> None:
-            await send(message)
-
-        return await self.app(scope, passed_receive, passed_send)
 
 
 tracked_routes = [
