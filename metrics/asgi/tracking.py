@@ -22,7 +22,7 @@ import enum
 import logging
 import time
 from collections.abc import Awaitable, Hashable
-from typing import Protocol
+from typing import Final, Protocol
 
 from asgiref.sync import markcoroutinefunction
 
@@ -74,10 +74,10 @@ class Stage(enum.Enum):
 # What the hot path compares with: on Python 3.11 reading a member off an Enum
 # class goes through EnumType.__getattr__'s slot (about 0.15 us), several times
 # per socket and once per control message.
-WATCHING = Stage.WATCHING
-PENDING = Stage.PENDING
-OPEN = Stage.OPEN
-DONE = Stage.DONE
+WATCHING: Final = Stage.WATCHING
+PENDING: Final = Stage.PENDING
+OPEN: Final = Stage.OPEN
+DONE: Final = Stage.DONE
 
 
 class Ending(enum.Enum):
@@ -87,6 +87,10 @@ class Ending(enum.Enum):
     FAILED = enum.auto()
     CANCELLED = enum.auto()
 
+
+RETURNED: Final = Ending.RETURNED
+FAILED: Final = Ending.FAILED
+CANCELLED: Final = Ending.CANCELLED
 
 # The close code a socket gets when the app ends without sending a close
 # frame: what uvicorn and daphne then send, or the nearest in the taxonomy.
@@ -336,14 +340,14 @@ async def run_counted(
     so nothing is left in a cycle.
     """
     keyed = connection.watcher is not None
-    ending = Ending.RETURNED
+    ending = RETURNED
     try:
         return await app(scope, connection.receive, connection)
     except asyncio.CancelledError:
-        ending = Ending.CANCELLED  # the client left, or the server stops
+        ending = CANCELLED  # the client left, or the server stops
         raise
     except BaseException:
-        ending = Ending.FAILED
+        ending = FAILED
         raise
     finally:
         connection.finish(ending)
