@@ -53,7 +53,7 @@ def _worker_values(directory: str, pid: int) -> Iterator[None]:
 
 
 def worker_tracker_in(directory: str, pid: int) -> SocketTracker:
-    """A tracker writing worker ``pid``'s files in ``directory``, as under ``--workers``."""
+    """Return a tracker writing worker ``pid``'s files in ``directory``, as under ``--workers``."""
     from metrics.multiprocess import worker_tracker
 
     with _worker_values(directory, pid):
