@@ -24,7 +24,8 @@ bytecode that calls it, and other threads are not counted. The tracked rows
 split what they add, open and close together, by where it runs: the
 wrappers (``metrics.asgi``), the bookkeeping (``metrics.core``, its sorted
 start times), the worker files (``metrics.multiprocess``, prometheus_client),
-the rest of ``metrics``.
+the rest of ``metrics``; a tracked stack whose groups counted nothing stops
+the run with an error rather than print a figure.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from metrics.asgi.types import ASGIApp, Message
 from . import Result, fresh_tracker
 from .multiprocess import worker_tracker_in
 from .passthrough import PassThrough
-from .session import EchoConsumer
+from .session import EchoConsumer, websocket_scope
 
 SOCKETS = 200
 BATCH = 100  # sockets started between two turns of the event loop
@@ -133,18 +134,7 @@ async def _sockets(app: ASGIApp, count: int, tallies: tuple[_Tally, _Tally] | No
                 if opened == count:
                     accepted.set()
 
-        scope = {
-            "type": "websocket",
-            "path": ROUTE,
-            "raw_path": ROUTE.encode(),
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")],
-            "query_string": b"",
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-            "subprotocols": [],
-        }
-        await app(scope, receive, send)
+        await app(websocket_scope(ROUTE), receive, send)
 
     def traced(tally: _Tally | None) -> None:
         sys.settrace(tally.trace if tally is not None else None)
@@ -179,20 +169,20 @@ def _more(count: float) -> str:
     return f"{count / SOCKETS:+.0f}"
 
 
-def _added(stack: tuple[_Tally, _Tally], base: tuple[_Tally, _Tally]) -> str:
+def _row(
+    name: str, stack: tuple[_Tally, _Tally], base: tuple[_Tally, _Tally], *, needs: tuple[str, ...]
+) -> Result:
+    """One stack's row against the untracked ``base``; ``needs`` are groups that must have run."""
     added = stack[0].groups() + stack[1].groups()
     added.subtract(base[0].groups() + base[1].groups())
-    return ", ".join(f"{name} {_more(added[name])}" for name in SHOWN if added[name])
-
-
-def _row(
-    name: str, where: str, stack: tuple[_Tally, _Tally], base: tuple[_Tally, _Tally]
-) -> Result:
+    missing = [group for group in needs if added[group] <= 0]
+    if missing:  # tracing or the stack is broken: a figure would mean nothing
+        raise RuntimeError(f"{name}: no bytecodes counted in {', '.join(missing)}")
+    split = ", ".join(f"{group} {_more(added[group])}" for group in SHOWN if added[group])
     opens, closes = (tally.total() for tally in stack)
     base_opens, base_closes = (tally.total() for tally in base)
-    split = _added(stack, base)
     return Result(
-        benchmark=f"12{name}. bytecodes per handshake, tracked/untracked, {where} (info)",
+        benchmark=f"12{name} (info)",
         measured=f"open {_per_socket(opens)} ({_more(opens - base_opens)}), "
         f"close {_per_socket(closes)} ({_more(closes - base_closes)})"
         + (f"; both: {split}" if split else ""),
@@ -230,18 +220,21 @@ def run() -> list[Result]:
             )
         finally:
             values.close_all_multiprocess_files()  # type: ignore[no-untyped-call]
+    tracked_groups = ("wrappers", "bookkeeping")
     return [
-        _row("a", "one process", tracked, untracked),
-        _row("b", "a worker's files", multiprocess, untracked),
-        Result(
-            benchmark="12c. bytecodes per handshake, pass-through/untracked (info)",
-            measured=f"open {_per_socket(passthrough[0].total())}, "
-            f"close {_per_socket(passthrough[1].total())}",
-            baseline=f"untracked open {_per_socket(untracked[0].total())}, "
-            f"close {_per_socket(untracked[1].total())}",
-            figure=(passthrough[0].total() + passthrough[1].total())
-            / (untracked[0].total() + untracked[1].total()),
-            unit="x",
-            target=None,
+        _row(
+            "a. bytecodes per handshake, tracked/untracked, one process",
+            tracked,
+            untracked,
+            needs=tracked_groups,
+        ),
+        _row(
+            "b. bytecodes per handshake, tracked/untracked, a worker's files",
+            multiprocess,
+            untracked,
+            needs=(*tracked_groups, "worker files"),
+        ),
+        _row(
+            "c. bytecodes per handshake, pass-through/untracked", passthrough, untracked, needs=()
         ),
     ]

@@ -77,14 +77,15 @@ class _LoggedIn:
     pk = 1
 
 
-def _scope() -> Scope:
+def websocket_scope(path: str = "/ws/bench/") -> Scope:
+    """Return the scope of a logged-in user's WebSocket handshake at ``path``."""
     return {
         "user": _LoggedIn(),
         "type": "websocket",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "scheme": "ws",
-        "path": "/ws/bench/",
-        "raw_path": b"/ws/bench/",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "headers": [(b"host", b"127.0.0.1")],
         "client": ("127.0.0.1", 50000),
@@ -119,7 +120,7 @@ async def run_session(app: ASGIApp, events: list[Message]) -> int:
         nonlocal sent
         sent += 1
 
-    await app(_scope(), receive, send)
+    await app(websocket_scope(), receive, send)
     return sent
 
 

@@ -102,10 +102,10 @@ class LiveSockets:
             entry = self._sockets.pop(key, None)
             if entry is None:
                 return None
-            sock = LiveSocket(key, *entry)
-            self._starts[sock.type].remove(sock.started_ns)
-            self._start_sums[sock.type] -= sock.started_ns
-        return sock
+            socket_type, started_ns = entry[0], entry[1]
+            self._starts[socket_type].remove(started_ns)
+            self._start_sums[socket_type] -= started_ns
+        return LiveSocket(key, *entry)
 
     def lifetime(self, sock: LiveSocket) -> float:
         """Seconds since the socket was accepted, by the monotonic clock."""
